@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Why each dependency is here:
+// - swift-argument-parser: the `spindle` command line (subcommands, typed options, help).
+// - swift-collections: `Deque`, the O(1) FIFO behind the thread pool's work queue.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Spindle",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Spindle", targets: ["Spindle"]),
+        .executable(name: "spindle", targets: ["SpindleCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        .target(name: "CSpindle"),
+        .target(
+            name: "Spindle",
+            dependencies: ["CSpindle", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "SpindleCLI",
+            dependencies: [
+                "Spindle",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The conformance suite every Pool backend runs; generic over `Pool`, so later
+        // backends (ProcessPool, MPIPool) reuse it from their own test targets.
+        .target(
+            name: "PoolConformance",
+            dependencies: ["Spindle"],
+            path: "Tests/PoolConformance",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SpindleTests",
+            dependencies: ["Spindle", "PoolConformance"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SpindleCLITests",
+            dependencies: ["SpindleCLI"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,43 @@
+/// What one chunk of a ``Pool/map(_:_:options:)`` produced: the outputs up to the first failure.
+///
+/// Backends run a chunk wherever their workers live and hand this back to the map engine, which
+/// yields the outputs and throws the failure at its position.
+package struct ChunkOutcome<Output: Sendable>: Sendable {
+    /// The outputs of the chunk's first items, in input order.
+    package var outputs: [Output]
+    /// The error of item number `outputs.count`, if one failed; the items after it did not run.
+    package var failure: (any Error)?
+    /// Time spent running the items, which the automatic chunk sizer learns from.
+    package var busyNanoseconds: UInt64
+
+    package init(outputs: [Output], failure: (any Error)?, busyNanoseconds: UInt64) {
+        self.outputs = outputs
+        self.failure = failure
+        self.busyNanoseconds = busyNanoseconds
+    }
+
+    /// Runs `body` over `inputs` in order, stopping at the first error or at task cancellation.
+    package static func run<Input>(
+        _ inputs: [Input],
+        _ body: (Input) async throws -> Output
+    ) async -> ChunkOutcome {
+        let start = monotonicNanoseconds()
+        var outputs: [Output] = []
+        outputs.reserveCapacity(inputs.count)
+        var failure: (any Error)?
+        for input in inputs {
+            // Items of a cancelled map that have not started never run.
+            if Task.isCancelled {
+                failure = SpindleError.cancelled()
+                break
+            }
+            do {
+                outputs.append(try await body(input))
+            } catch {
+                failure = error
+                break
+            }
+        }
+        return ChunkOutcome(outputs: outputs, failure: failure, busyNanoseconds: monotonicNanoseconds() - start)
+    }
+}

@@ -1,0 +1,50 @@
+extension Future {
+    /// Blocks the calling thread until the future is done or `timeout` passes; for code that cannot `await`.
+    ///
+    /// Never call it from a job running on the pool that will run this future: if every worker is
+    /// blocked waiting, nothing is left to do the work. Async code awaits ``value`` instead.
+    ///
+    /// - Parameter timeout: how long to wait at most; `nil` waits as long as it takes.
+    /// - Returns: the job's output.
+    /// - Throws: ``SpindleError/Code/timedOut`` when the time ran out (the job goes on; cancel it if
+    ///   you no longer need it), else what ``value`` throws.
+    @available(*, noasync, message: "await the future's value instead")
+    public func wait(timeout: Duration? = nil) throws -> Value {
+        if let result = currentResult { return try result.get() }
+        let signal = OneShotSignal<Result<Value, any Error>>()
+        onComplete { signal.fire($0) }
+        let deadline = timeout.map { monotonicNanoseconds() &+ $0.clampedNanoseconds }
+        guard let result = signal.wait(untilMonotonicNanoseconds: deadline) else {
+            throw SpindleError(.timedOut, "the future was not done within \(timeout ?? .zero)")
+        }
+        return try result.get()
+    }
+}
+
+/// A value handed from one thread to a thread that blocks until it arrives (or a deadline passes).
+final class OneShotSignal<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable because `value` is only touched with `lock` held.
+    private let lock = ConditionLock()
+    private var value: T?
+
+    func fire(_ newValue: T) {
+        lock.withLock {
+            if value == nil { value = newValue }
+        }
+        lock.broadcast()
+    }
+
+    /// Blocks until ``fire(_:)`` was called or `deadline` passed; `nil` means the deadline passed.
+    func wait(untilMonotonicNanoseconds deadline: UInt64?) -> T? {
+        lock.lock()
+        defer { lock.unlock() }
+        while value == nil {
+            if let deadline {
+                if !lock.wait(untilMonotonicNanoseconds: deadline) && value == nil { return nil }
+            } else {
+                lock.wait()
+            }
+        }
+        return value
+    }
+}

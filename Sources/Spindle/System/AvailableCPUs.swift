@@ -1,0 +1,85 @@
+internal import CSpindle
+internal import Glibc
+
+/// How many CPUs this process may use: its affinity mask, capped by a cgroup CPU quota when one is set.
+///
+/// This is the default worker count of a pool, the "N" in "CPU seconds per wall second ≈ N means N
+/// cores saturated". `nproc`-style counting (online CPUs) over-counts inside containers and under
+/// `taskset`, which is why both limits are read.
+public enum AvailableCPUs {
+    /// The CPUs this process may run on, capped by its cgroup quota, at least 1.
+    public static var count: Int {
+        let affinity = affinityCount() ?? onlineCount()
+        guard let quota = cgroupQuota() else { return max(1, affinity) }
+        return max(1, min(affinity, quota))
+    }
+
+    /// The number of CPUs in this process's affinity mask, or `nil` when it cannot be read.
+    ///
+    /// The corresponding C function is `sched_getaffinity`.
+    static func affinityCount() -> Int? {
+        let count = spindle_affinity_count()
+        return count > 0 ? Int(count) : nil
+    }
+
+    static func onlineCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The cgroup CPU quota rounded up to whole CPUs, or `nil` when none is set.
+    static func cgroupQuota() -> Int? {
+        let membership = readSmallFile("/proc/self/cgroup") ?? ""
+        for line in membership.split(separator: "\n") {
+            // "0::/path" is cgroup v2; "N:cpu,cpuacct:/path" is the v1 cpu controller.
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let path = String(fields[2])
+            if fields[1].isEmpty {
+                for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                    if let text = readSmallFile("\(root)\(path)/cpu.max"), let cpus = parseCPUMax(text) {
+                        return cpus
+                    }
+                }
+            } else if fields[1].split(separator: ",").contains("cpu") {
+                for root in ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"] {
+                    if let quota = readSmallFile("\(root)\(path)/cpu.cfs_quota_us"),
+                        let period = readSmallFile("\(root)\(path)/cpu.cfs_period_us"),
+                        let cpus = quotaCPUs(quota: quota, period: period)
+                    {
+                        return cpus
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Parses cgroup v2 `cpu.max` ("max 100000" or "150000 100000") into whole CPUs.
+    static func parseCPUMax(_ text: String) -> Int? {
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard parts.count >= 2 else { return nil }
+        return quotaCPUs(quota: String(parts[0]), period: String(parts[1]))
+    }
+
+    /// A quota over a period, rounded up to whole CPUs; `nil` for "max", -1 or nonsense.
+    static func quotaCPUs(quota: String, period: String) -> Int? {
+        let trimmedQuota = quota.filter { !$0.isWhitespace }
+        let trimmedPeriod = period.filter { !$0.isWhitespace }
+        guard let q = Int(trimmedQuota), let p = Int(trimmedPeriod), q > 0, p > 0 else { return nil }
+        return (q + p - 1) / p
+    }
+}
+
+/// Reads a small text file (such as one under /proc or /sys) whole, or returns `nil`.
+func readSmallFile(_ path: String, limit: Int = 1 << 16) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while bytes.count < limit {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { break }
+        bytes.append(contentsOf: buffer[..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

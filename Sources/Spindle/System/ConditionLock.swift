@@ -1,0 +1,102 @@
+internal import Glibc
+
+/// A pthread mutex paired with a condition variable, for threads that must sleep until work arrives.
+///
+/// `Synchronization.Mutex` has no condition variable, and a worker thread that blocks in the kernel is
+/// exactly what a dedicated-thread pool needs, so this wraps the two pthread objects. Both live in
+/// heap memory that never moves, as pthread requires.
+///
+/// ```swift
+/// let lock = ConditionLock()
+/// lock.lock(); while !ready { lock.wait() }; lock.unlock()
+/// ```
+final class ConditionLock: @unchecked Sendable {
+    // @unchecked Sendable because the pthread objects are themselves the synchronisation.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        #if DEBUG
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
+        #endif
+        var err = pthread_mutex_init(mutex, &attributes)
+        precondition(err == 0, "pthread_mutex_init failed: \(err)")
+        pthread_mutexattr_destroy(&attributes)
+        var conditionAttributes = pthread_condattr_t()
+        pthread_condattr_init(&conditionAttributes)
+        // Timed waits measure against CLOCK_MONOTONIC so that a wall-clock jump cannot stretch them.
+        pthread_condattr_setclock(&conditionAttributes, CLOCK_MONOTONIC)
+        err = pthread_cond_init(condition, &conditionAttributes)
+        precondition(err == 0, "pthread_cond_init failed: \(err)")
+        pthread_condattr_destroy(&conditionAttributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() {
+        let err = pthread_mutex_lock(mutex)
+        precondition(err == 0, "pthread_mutex_lock failed: \(err)")
+    }
+
+    func unlock() {
+        let err = pthread_mutex_unlock(mutex)
+        precondition(err == 0, "pthread_mutex_unlock failed: \(err)")
+    }
+
+    /// Runs `body` with the mutex held.
+    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    /// Atomically releases the mutex and sleeps until signalled; the mutex is held again on return.
+    ///
+    /// Spurious wake-ups happen: call it in a loop that re-checks the condition.
+    func wait() {
+        let err = pthread_cond_wait(condition, mutex)
+        precondition(err == 0, "pthread_cond_wait failed: \(err)")
+    }
+
+    /// Like ``wait()`` but gives up at `deadline` (a `CLOCK_MONOTONIC` instant in nanoseconds).
+    ///
+    /// - Returns: `false` when the deadline passed.
+    func wait(untilMonotonicNanoseconds deadline: UInt64) -> Bool {
+        var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        let err = pthread_cond_timedwait(condition, mutex, &time)
+        precondition(err == 0 || err == ETIMEDOUT, "pthread_cond_timedwait failed: \(err)")
+        return err == 0
+    }
+
+    /// Wakes one waiting thread.
+    func signal() { pthread_cond_signal(condition) }
+
+    /// Wakes every waiting thread.
+    func broadcast() { pthread_cond_broadcast(condition) }
+}
+
+/// Now on `CLOCK_MONOTONIC`, in nanoseconds: the clock ``ConditionLock`` deadlines use.
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, clamped to zero and to `UInt64.max / 2`.
+    var clampedNanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 { return 0 }
+        if seconds > Int64(UInt64.max / 4_000_000_000) { return UInt64.max / 2 }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}

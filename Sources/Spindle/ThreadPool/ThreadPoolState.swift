@@ -1,0 +1,112 @@
+import DequeModule
+
+/// The state of a thread pool as a pure value: its queue, its phase, and its counters.
+///
+/// Every method is called with the pool's lock held and returns what to do once the lock is
+/// released (wake a thread, resume waiters), so that the rules live here, free of threads, and the
+/// locking lives in ``ThreadPoolCore``.
+struct ThreadPoolState<Item> {
+    /// Where the pool is in its life; it only ever moves forward.
+    enum Phase: Equatable {
+        /// Accepting submissions.
+        case running
+        /// Shut down: no new submissions; waiting for the tasks in flight to finish.
+        case draining
+        /// Nothing in flight: workers exit as soon as the queue is empty.
+        case stopping
+    }
+
+    private(set) var phase = Phase.running
+    private(set) var queue = Deque<Item>()
+    /// Tasks submitted through the pool (futures) that have not finished yet.
+    private(set) var inFlight = 0
+    private(set) var idleThreads = 0
+    private(set) var liveThreads = 0
+    private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    /// Counts a worker thread about to start.
+    mutating func threadStarting() {
+        liveThreads += 1
+    }
+
+    /// Takes back ``threadStarting()`` for a thread the system refused to create.
+    mutating func threadFailedToStart() {
+        liveThreads -= 1
+    }
+
+    /// What to do after ``push(_:)``.
+    enum PushAction: Equatable {
+        /// Signal one sleeping worker.
+        case wakeOne
+        /// A worker is awake and will find the item.
+        case none
+        /// Every worker has exited; the item was not queued and must run elsewhere.
+        case runElsewhere
+    }
+
+    /// Queues `item` unless the workers are all gone.
+    ///
+    /// - Complexity: O(1) amortised.
+    mutating func push(_ item: Item) -> PushAction {
+        guard liveThreads > 0 else { return .runElsewhere }
+        queue.append(item)
+        return idleThreads > 0 ? .wakeOne : .none
+    }
+
+    /// Counts a new task in flight; `false` once the pool has been shut down.
+    mutating func beginTask() -> Bool {
+        guard phase == .running else { return false }
+        inFlight += 1
+        return true
+    }
+
+    /// Counts a task as finished. Returns `true` when this was the last one a shutdown waited for,
+    /// so that every worker must be woken to exit.
+    mutating func endTask() -> Bool {
+        precondition(inFlight > 0, "endTask without beginTask")
+        inFlight -= 1
+        guard inFlight == 0, phase == .draining else { return false }
+        phase = .stopping
+        return true
+    }
+
+    /// Stops accepting tasks. Returns `true` when workers must be woken to exit.
+    mutating func shutdown() -> Bool {
+        guard phase == .running else { return false }
+        phase = inFlight == 0 ? .stopping : .draining
+        return phase == .stopping
+    }
+
+    /// What a worker does next.
+    enum WorkerAction {
+        case run(Item)
+        case sleep
+        /// Exit the thread, resuming these shutdown waiters (non-empty only for the last worker).
+        case exit([UnsafeContinuation<Void, Never>])
+    }
+
+    /// Takes the next item for a worker, or tells it to sleep or exit. A worker told to sleep must
+    /// call ``wokeUp()`` when it wakes.
+    mutating func nextForWorker() -> WorkerAction {
+        if let item = queue.popFirst() { return .run(item) }
+        guard phase == .stopping else {
+            idleThreads += 1
+            return .sleep
+        }
+        liveThreads -= 1
+        guard liveThreads == 0 else { return .exit([]) }
+        defer { stopWaiters = [] }
+        return .exit(stopWaiters)
+    }
+
+    mutating func wokeUp() {
+        idleThreads -= 1
+    }
+
+    /// Registers a task waiting for every worker to exit. Returns `false` when they already have.
+    mutating func addStopWaiter(_ continuation: UnsafeContinuation<Void, Never>) -> Bool {
+        guard liveThreads > 0 else { return false }
+        stopWaiters.append(continuation)
+        return true
+    }
+}

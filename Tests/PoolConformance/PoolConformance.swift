@@ -1,0 +1,271 @@
+public import Spindle
+import Synchronization
+public import Testing
+
+/// The behaviour every ``Pool`` backend must show, as checks any backend's tests can run.
+///
+/// ```swift
+/// @Test(arguments: PoolConformance<ThreadPool>.Check.allCases)
+/// func conformance(_ check: PoolConformance<ThreadPool>.Check) async throws {
+///     try await PoolConformance { try ThreadPool(workers: $0) }.run(check)
+/// }
+/// ```
+///
+/// Each check makes its own pool (through `makePool`, given a worker count) and shuts it down,
+/// even when an expectation fails.
+public struct PoolConformance<P: Pool>: Sendable {
+    /// One behaviour to check.
+    public enum Check: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case orderedMap, unorderedMap, emptyInput, oneItem, millionItems
+        case hugeChunks, tinyChunks, invalidChunkSize
+        case errorAtFirst, errorAtMiddle, errorAtLast, errorUnordered
+        case cancelBeforeRun, cancelDuringRun, earlyStopCancelsRest, lazyInputRunsAheadBoundedly
+        case gracefulShutdown, immediateShutdown, submitAfterShutdown, shutdownTwice
+        case submitFromRunningJob, manyConcurrentCallers, submitTimeout, mapTimeout
+        case asCompletedAndWait
+
+        public var testDescription: String { rawValue }
+    }
+
+    let makePool: @Sendable (Int) throws -> P
+    let submitFromJob: (@Sendable (P) async throws -> Int)?
+
+    /// - Parameters:
+    ///   - makePool: makes a fresh pool with the given number of workers.
+    ///   - submitFromJob: for backends whose jobs can reach their own pool (threads): submits a job
+    ///     whose body submits `Square()` on 6 to the same pool and returns its value (36). When
+    ///     `nil`, that check is skipped, since a worker process cannot reach its parent's pool.
+    public init(
+        makePool: @escaping @Sendable (Int) throws -> P,
+        submitFromJob: (@Sendable (P) async throws -> Int)? = nil
+    ) {
+        self.makePool = makePool
+        self.submitFromJob = submitFromJob
+    }
+
+    /// Runs one check on a fresh pool.
+    public func run(_ check: Check) async throws {
+        let pool = try makePool(check.workers)
+        do {
+            try await run(check, on: pool)
+        } catch {
+            await pool.shutdown(.immediate)
+            throw error
+        }
+        await pool.shutdown(.immediate)
+    }
+
+    private func run(_ check: Check, on pool: P) async throws {
+        switch check {
+        case .orderedMap:
+            let outputs = try await collect(pool.map(Square(offset: 1), 0..<1_000))
+            #expect(outputs == (0..<1_000).map { $0 * $0 + 1 })
+        case .unorderedMap:
+            let outputs = try await collect(pool.map(Square(), 0..<1_000, order: .completion))
+            #expect(outputs.sorted() == (0..<1_000).map { $0 * $0 })
+        case .emptyInput:
+            #expect(try await collect(pool.map(Square(), [Int]())).isEmpty)
+            #expect(try await collect(pool.map(Square(), [Int](), order: .completion)).isEmpty)
+        case .oneItem:
+            #expect(try await collect(pool.map(Square(), [7])) == [49])
+            #expect(try await pool.submit(Square(offset: 1), 7).value == 50)
+        case .millionItems:
+            var count = 0
+            var sum = 0
+            for try await y in pool.map(FailAt(failing: -1), 0..<1_000_000) {
+                #expect(y == count, "out of order at \(count)")
+                count += 1
+                sum &+= y
+            }
+            #expect(count == 1_000_000)
+            #expect(sum == 999_999 * 1_000_000 / 2)
+        case .hugeChunks:
+            let outputs = try await collect(pool.map(Square(), 0..<10_000, chunkSize: 1_000_000))
+            #expect(outputs == (0..<10_000).map { $0 * $0 })
+        case .tinyChunks:
+            let outputs = try await collect(pool.map(Square(), 0..<2_000, chunkSize: 1))
+            #expect(outputs == (0..<2_000).map { $0 * $0 })
+        case .invalidChunkSize:
+            await expectSpindleError(.invalidArgument) { try await collect(pool.map(Square(), 0..<10, chunkSize: 0)) }
+            await expectSpindleError(.invalidArgument) { try await collect(pool.map(Square(), 0..<10, runAhead: 0)) }
+        case .errorAtFirst:
+            try await expectFailure(on: pool, count: 1_000, failing: 0)
+        case .errorAtMiddle:
+            try await expectFailure(on: pool, count: 1_000, failing: 500)
+        case .errorAtLast:
+            try await expectFailure(on: pool, count: 1_000, failing: 999)
+        case .errorUnordered:
+            var seen = Set<Int>()
+            await #expect(throws: (any Error).self) {
+                for try await y in pool.map(FailAt(failing: 300), 0..<1_000, order: .completion) { seen.insert(y) }
+            }
+            #expect(!seen.contains(300))
+        case .cancelBeforeRun:
+            // Occupy every worker, so that the next job must queue.
+            let blockers = (0..<pool.workerCount).map { _ in pool.submit(WaitForCancellation(), 60) }
+            for blocker in blockers { try await waitUntilRunning(blocker) }
+            let queued = pool.submit(Square(), 3)
+            #expect(queued.cancel(), "a job that has not started must be cancellable")
+            #expect(queued.state == .cancelled)
+            await expectSpindleError(.cancelled) { try await queued.value }
+            for blocker in blockers { blocker.cancel() }
+            for blocker in blockers { await #expect(throws: (any Error).self) { try await blocker.value } }
+            #expect(try await pool.submit(Square(), 4).value == 16, "the pool must still work")
+        case .cancelDuringRun:
+            let running = pool.submit(WaitForCancellation(), 60)
+            try await waitUntilRunning(running)
+            #expect(!running.cancel(), "cancel() of a running job answers false, as in Python")
+            await #expect(throws: (any Error).self) { try await running.value }
+            #expect(try await pool.submit(Square(), 5).value == 25, "the pool must still work")
+        case .earlyStopCancelsRest:
+            // 100,000 naps of 10 ms would take over 8 minutes on 2 workers; leaving the loop after
+            // one output must cancel the rest, so the graceful shutdown below returns at once.
+            for try await _ in pool.map(Nap(), Array(repeating: 10, count: 100_000)) { break }
+            await pool.shutdown(.graceful)
+            await expectSpindleError(.poolShutDown) { try await pool.submit(Square(), 1).value }
+        case .lazyInputRunsAheadBoundedly:
+            let counter = CountingSequence(count: 200_000)
+            var consumed = 0
+            var furthestAhead = 0
+            for try await y in pool.map(FailAt(failing: -1), counter, runAhead: 4) {
+                #expect(y == consumed)
+                consumed += 1
+                furthestAhead = max(furthestAhead, counter.produced - consumed)
+            }
+            #expect(consumed == 200_000)
+            // At most runAhead chunks of the largest automatic size are read ahead of the consumer.
+            #expect(furthestAhead <= 4 * MapOptions.maximumAutomaticChunkSize)
+        case .gracefulShutdown:
+            let futures = (0..<(pool.workerCount * 5)).map { _ in pool.submit(Nap(), 5) }
+            await pool.shutdown(.graceful)
+            for future in futures { #expect(future.state == .succeeded) }
+        case .immediateShutdown:
+            let running = (0..<pool.workerCount).map { _ in pool.submit(Nap(), 200) }
+            for future in running { try await waitUntilRunning(future) }
+            let queued = (0..<10).map { pool.submit(Square(), $0) }
+            await pool.shutdown(.immediate)
+            for future in running { #expect(try await future.value == 200, "running jobs finish") }
+            for future in queued { #expect(future.state == .cancelled, "queued jobs are cancelled") }
+        case .submitAfterShutdown:
+            await pool.shutdown()
+            await expectSpindleError(.poolShutDown) { try await pool.submit(Square(), 1).value }
+            await expectSpindleError(.poolShutDown) { try await collect(pool.map(Square(), 0..<10)) }
+        case .shutdownTwice:
+            #expect(try await pool.submit(Square(), 2).value == 4)
+            await pool.shutdown()
+            await pool.shutdown(.immediate)
+        case .submitFromRunningJob:
+            guard let submitFromJob else { return }
+            #expect(try await submitFromJob(pool) == 36)
+        case .manyConcurrentCallers:
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for caller in 0..<16 {
+                    group.addTask {
+                        let outputs = try await collect(pool.map(Square(offset: caller), 0..<500))
+                        #expect(outputs == (0..<500).map { $0 * $0 + caller })
+                        #expect(try await pool.submit(Square(), caller).value == caller * caller)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        case .submitTimeout:
+            let late = pool.submit(WaitForCancellation(), 60, timeout: .milliseconds(50))
+            await expectSpindleError(.timedOut) { try await late.value }
+            #expect(try await pool.submit(Square(), 6, timeout: .seconds(60)).value == 36)
+        case .mapTimeout:
+            var outputs: [Int] = []
+            await expectSpindleError(.timedOut) {
+                for try await y in pool.map(Nap(), [1, 2, 60_000, 3], timeout: .milliseconds(300)) { outputs.append(y) }
+            }
+            #expect(outputs == [1, 2])
+        case .asCompletedAndWait:
+            let futures = [pool.submit(Nap(), 1), pool.submit(FailAt(failing: 2), 2), pool.submit(Nap(), 3)]
+            var completed = 0
+            for try await future in Future.asCompleted(futures, timeout: .seconds(60)) {
+                #expect(future.isDone)
+                completed += 1
+            }
+            #expect(completed == 3)
+            let (done, pending) = await Future.wait(futures, until: .allCompleted)
+            #expect(done.count == 3 && pending.isEmpty)
+            let slow = pool.submit(Nap(), 60_000)
+            let (_, stillPending) = await Future.wait([slow], until: .firstCompleted, timeout: .milliseconds(20))
+            #expect(stillPending.count == 1)
+            let failure = pool.submit(FailAt(failing: 1), 1)
+            let (failed, _) = await Future.wait([slow, failure], until: .firstFailure)
+            #expect(failed.count == 1 && failed[0] === failure)
+            slow.cancel()
+        }
+    }
+
+    private func expectFailure(on pool: P, count: Int, failing: Int) async throws {
+        var outputs: [Int] = []
+        let error = await #expect(throws: (any Error).self) {
+            for try await y in pool.map(FailAt(failing: failing), 0..<count) { outputs.append(y) }
+        }
+        #expect(outputs == Array(0..<failing), "every output before the failure, in order, and none after")
+        #expect(error.map { String(describing: $0) }?.contains("at input \(failing)") == true)
+    }
+}
+
+extension PoolConformance.Check {
+    /// Workers each check's pool gets: two, as many as this machine has cores.
+    var workers: Int { 2 }
+}
+
+/// Collects a sequence's outputs into an array.
+public func collect<S: AsyncSequence>(_ sequence: S) async throws -> [S.Element] {
+    var outputs: [S.Element] = []
+    for try await element in sequence { outputs.append(element) }
+    return outputs
+}
+
+/// Expects `body` to throw a ``SpindleError`` with `code`.
+public func expectSpindleError<T>(
+    _ code: SpindleError.Code,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> T
+) async {
+    do {
+        _ = try await body()
+        Issue.record("expected SpindleError.\(code), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as SpindleError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected SpindleError.\(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Waits until `future` is running: its state is the signal (a pool has no other to offer across
+/// processes), so this polls it, giving up after 30 seconds.
+public func waitUntilRunning<T>(_ future: Future<T>, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while future.state == .pending {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("the job never started", sourceLocation: sourceLocation)
+            return
+        }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+}
+
+/// 0, 1, 2, … up to `count`, counting how many elements were read, to see how far a map reads ahead.
+public final class CountingSequence: Sequence, Sendable {
+    let count: Int
+    private let producedCount = Atomic(0)
+
+    public init(count: Int) { self.count = count }
+
+    /// How many elements have been read so far.
+    public var produced: Int { producedCount.load(ordering: .relaxed) }
+
+    public func makeIterator() -> AnyIterator<Int> {
+        var next = 0
+        return AnyIterator { [self] in
+            guard next < count else { return nil }
+            defer { next += 1 }
+            producedCount.add(1, ordering: .relaxed)
+            return next
+        }
+    }
+}
