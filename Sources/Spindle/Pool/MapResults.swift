@@ -14,7 +14,7 @@ import Synchronization
 public struct MapResults<Element: Sendable>: AsyncSequence {
     public typealias Failure = any Error
 
-    private let makeEngine: () -> MapEngine<Element>
+    @usableFromInline let makeEngine: () -> MapEngine<Element>
 
     /// Creates the sequence for a backend: `runChunk` starts one chunk and returns its future.
     ///
@@ -24,6 +24,8 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
     ///     ``SpindleError/Code/invalidArgument``.
     ///   - workerCount: how many workers the pool has (sets the default run-ahead).
     ///   - runChunk: starts running a chunk of inputs, with the per-item timeout if any.
+    // Inlinable so that reading the inputs is specialised for the caller's sequence type.
+    @inlinable
     package init<Inputs: Sequence>(
         inputs: Inputs,
         options: MapOptions,
@@ -48,15 +50,40 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
     }
 
     /// Yields the outputs of a map, one by one.
+    ///
+    /// Outputs arrive a chunk at a time; the iterator hands them out from its own buffer, so that
+    /// each step is an array read rather than a call into the engine.
     public struct Iterator: AsyncIteratorProtocol {
-        fileprivate let engine: MapEngine<Element>
+        @usableFromInline let engine: MapEngine<Element>
+        @usableFromInline var buffer: [Element] = []
+        @usableFromInline var index = 0
 
-        public mutating func next() async throws -> Element? {
-            try await engine.next(isolation: nil)
+        init(engine: MapEngine<Element>) {
+            self.engine = engine
         }
 
+        @inlinable
+        public mutating func next() async throws -> Element? {
+            try await next(isolation: nil)
+        }
+
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> Element? {
-            try await engine.next(isolation: actor)
+            if index < buffer.count {
+                defer { index += 1 }
+                return buffer[index]
+            }
+            return try await refill(isolation: actor)
+        }
+
+        @usableFromInline
+        mutating func refill(isolation actor: isolated (any Actor)?) async throws -> Element? {
+            buffer = []
+            index = 0
+            guard let batch = try await engine.nextBatch(isolation: actor) else { return nil }
+            buffer = batch
+            index = 1
+            return batch[0]
         }
     }
 }
@@ -64,9 +91,11 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
 @available(*, unavailable)
 extension MapResults.Iterator: Sendable {}
 
-/// The state of one iteration of a map: the chunks in flight, the outputs being yielded, the sizer.
+/// The state of one iteration of a map: the chunks in flight, the failure to throw next, the sizer.
+@usableFromInline
 final class MapEngine<Output: Sendable> {
     /// Reads up to `size` inputs and starts them as one chunk; `nil` when the inputs are exhausted.
+    @usableFromInline
     typealias StartChunk = (_ size: Int, _ timeout: Duration?) -> (Future<ChunkOutcome<Output>>, Int)?
 
     private let startChunk: StartChunk
@@ -77,10 +106,9 @@ final class MapEngine<Output: Sendable> {
     private let inFlight = ChunksInFlight<Output>()
     private var inputsExhausted = false
     private var finished = false
-    private var buffer: [Output] = []
-    private var bufferIndex = 0
     private var pendingFailure: (any Error)?
 
+    @usableFromInline
     init(options: MapOptions, workerCount: Int, startChunk: @escaping StartChunk) {
         self.startChunk = startChunk
         order = options.order
@@ -99,12 +127,13 @@ final class MapEngine<Output: Sendable> {
         inFlight.cancelAll()
     }
 
-    func next(isolation actor: isolated (any Actor)?) async throws -> Output? {
+    /// The outputs of the next chunk (never empty), or `nil` at the end.
+    ///
+    /// A chunk that failed returns the outputs before its failure; the failure is thrown by the
+    /// following call, which then ends the map.
+    @usableFromInline
+    func nextBatch(isolation actor: isolated (any Actor)?) async throws -> [Output]? {
         while !finished {
-            if bufferIndex < buffer.count {
-                defer { bufferIndex += 1 }
-                return buffer[bufferIndex]
-            }
             if let failure = pendingFailure {
                 finish()
                 throw failure
@@ -120,9 +149,8 @@ final class MapEngine<Output: Sendable> {
             }
             let itemsRun = outcome.outputs.count + (outcome.failure == nil ? 0 : 1)
             sizer.record(items: itemsRun, nanoseconds: outcome.busyNanoseconds)
-            buffer = outcome.outputs
-            bufferIndex = 0
             pendingFailure = outcome.failure
+            if !outcome.outputs.isEmpty { return outcome.outputs }
         }
         return nil
     }
@@ -164,7 +192,6 @@ final class MapEngine<Output: Sendable> {
 
     private func finish() {
         finished = true
-        buffer = []
         inFlight.cancelAll()
     }
 }

@@ -85,6 +85,7 @@ final class ConditionLock: @unchecked Sendable {
 }
 
 /// Now on `CLOCK_MONOTONIC`, in nanoseconds: the clock ``ConditionLock`` deadlines use.
+@usableFromInline
 func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)

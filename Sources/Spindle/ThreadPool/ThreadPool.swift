@@ -25,7 +25,7 @@
 /// exit once the work in flight is done and never keep the program from exiting.
 public final class ThreadPool: Pool, TaskExecutor {
     public let workerCount: Int
-    private let core: ThreadPoolCore
+    @usableFromInline let core: ThreadPoolCore
 
     /// Starts a pool of `workers` threads.
     ///
@@ -54,6 +54,7 @@ public final class ThreadPool: Pool, TaskExecutor {
         core.start(timeout: timeout) { try await job.run(input) }
     }
 
+    @inlinable
     public func map<J: Job, Inputs: Sequence>(
         _ job: J,
         _ inputs: Inputs,
@@ -86,6 +87,7 @@ public final class ThreadPool: Pool, TaskExecutor {
     ///
     /// Behaves exactly like ``Pool/map(_:_:options:)``: lazy input, bounded run-ahead, automatic
     /// chunking, errors at their position.
+    @inlinable
     public func map<Inputs: Sequence, T: Sendable>(
         _ inputs: Inputs,
         order: MapOptions.Order = .input,
@@ -104,6 +106,7 @@ public final class ThreadPool: Pool, TaskExecutor {
     }
 
     /// Runs `body` over every input with explicit ``MapOptions``.
+    @inlinable
     public func map<Inputs: Sequence, T: Sendable>(
         _ inputs: Inputs,
         options: MapOptions,

@@ -9,6 +9,7 @@ import Synchronization
 /// Every unit of work is a Swift task job (`UnownedJob`): `submit` creates a task whose executor
 /// preference is this engine, so the job's whole async body, including what it resumes after a
 /// suspension, runs on the pool's threads.
+@usableFromInline
 final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable because `state` is only touched with `lock` held.
 
@@ -20,6 +21,8 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     private let lock = ConditionLock()
     private var state = ThreadPoolState<WorkItem>()
+    /// How many items are queued, readable without the lock, so that an idle worker can spin on it.
+    private let queuedItems = Atomic(0)
     /// Set by an immediate shutdown: tasks that start after it are cancelled instead of run.
     private let cancellingQueued = Atomic(false)
 
@@ -48,6 +51,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     ///   - timeout: when set, the future fails with ``SpindleError/Code/timedOut`` this long after
     ///     submission if the body has not finished, and the task is cancelled.
     ///   - body: the work; it runs only if the future is still pending when a worker reaches it.
+    @usableFromInline
     func start<T: Sendable>(
         timeout: Duration?,
         _ body: @escaping @Sendable () async throws -> T
@@ -85,13 +89,18 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     // MARK: TaskExecutor
 
+    @usableFromInline
     func enqueue(_ job: consuming ExecutorJob) {
         push(UnownedJob(job), as: asUnownedTaskExecutor())
     }
 
     /// Queues a job to run on a worker as `executor`.
     func push(_ job: UnownedJob, as executor: UnownedTaskExecutor) {
-        let action = lock.withLock { state.push(WorkItem(job: job, executor: executor)) }
+        let action = lock.withLock {
+            let action = state.push(WorkItem(job: job, executor: executor))
+            if action != .runElsewhere { queuedItems.add(1, ordering: .relaxed) }
+            return action
+        }
         switch action {
         case .wakeOne: lock.signal()
         case .none: break
@@ -126,23 +135,51 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     // MARK: The worker loop
 
-    /// The body of every worker thread: run queued jobs, sleep when there are none, exit on stop.
+    /// How long an idle worker polls for new work before it sleeps.
+    ///
+    /// Waking a sleeping thread costs tens of microseconds on a virtual machine (the wake-up crosses
+    /// the hypervisor), which would dominate a short job's round trip. Polling briefly first keeps a
+    /// worker awake through the gap between one job and the next, as Go's scheduler and libdispatch
+    /// do; the cost is bounded: at most this much CPU per transition to idle.
+    static let spinNanoseconds: UInt64 = 50_000
+
+    /// The body of every worker thread: run queued jobs, wait when there are none, exit on stop.
     func serve() {
+        var spun = false
         lock.lock()
         while true {
             switch state.nextForWorker() {
             case .run(let item):
+                queuedItems.subtract(1, ordering: .relaxed)
                 lock.unlock()
                 item.job.runSynchronously(on: item.executor)
+                spun = false
                 lock.lock()
-            case .sleep:
+            case .idle where !spun:
+                lock.unlock()
+                spinForWork()
+                spun = true
+                lock.lock()
+            case .idle:
+                state.sleeping()
                 waitForWork()
                 state.wokeUp()
+                spun = false
             case .exit(let waiters):
                 lock.unlock()
                 for waiter in waiters { waiter.resume() }
                 return
             }
+        }
+    }
+
+    /// Polls the queue length for up to ``spinNanoseconds``; returns early when work appears.
+    @inline(never)
+    private func spinForWork() {
+        let deadline = monotonicNanoseconds() + Self.spinNanoseconds
+        while true {
+            for _ in 0..<64 where queuedItems.load(ordering: .relaxed) > 0 { return }
+            if monotonicNanoseconds() >= deadline { return }
         }
     }
 

@@ -80,25 +80,28 @@ struct ThreadPoolState<Item> {
     /// What a worker does next.
     enum WorkerAction {
         case run(Item)
-        case sleep
+        /// Nothing to do yet: spin a little, or call ``sleeping()`` and wait for a signal.
+        case idle
         /// Exit the thread, resuming these shutdown waiters (non-empty only for the last worker).
         case exit([UnsafeContinuation<Void, Never>])
     }
 
-    /// Takes the next item for a worker, or tells it to sleep or exit. A worker told to sleep must
-    /// call ``wokeUp()`` when it wakes.
+    /// Takes the next item for a worker, or tells it to wait or exit.
     mutating func nextForWorker() -> WorkerAction {
         if let item = queue.popFirst() { return .run(item) }
-        guard phase == .stopping else {
-            idleThreads += 1
-            return .sleep
-        }
+        guard phase == .stopping else { return .idle }
         liveThreads -= 1
         guard liveThreads == 0 else { return .exit([]) }
         defer { stopWaiters = [] }
         return .exit(stopWaiters)
     }
 
+    /// Counts a worker that is about to wait for a signal; ``push(_:)`` then answers `.wakeOne`.
+    mutating func sleeping() {
+        idleThreads += 1
+    }
+
+    /// Takes back ``sleeping()`` once the worker woke.
     mutating func wokeUp() {
         idleThreads -= 1
     }

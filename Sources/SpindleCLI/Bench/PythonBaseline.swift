@@ -1,0 +1,92 @@
+import Foundation
+
+/// Python's `concurrent.futures.ThreadPoolExecutor`, measured in the same run as Spindle for the ratios.
+///
+/// The script is run with `python3 -c`, prints one JSON object, and is skipped (with a note) when
+/// no `python3` is found.
+enum PythonBaseline {
+    struct Results: Decodable {
+        var mapItemsPerSecond: Double
+        var submitP50Microseconds: Double
+        var submitP99Microseconds: Double
+        var cpuOneWorkerSeconds: Double?
+        var cpuTwoWorkersSeconds: Double?
+    }
+
+    static let script = #"""
+        import json, sys, time
+        from concurrent.futures import ThreadPoolExecutor
+
+        map_items, submits, cpu_jobs, cpu_seconds, workers = (int(sys.argv[1]), int(sys.argv[2]),
+            int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
+
+        def noop(x):
+            return x
+
+        out = {}
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            best = None
+            for _ in range(2):
+                t = time.perf_counter()
+                for _ in ex.map(noop, range(map_items)):
+                    pass
+                dt = time.perf_counter() - t
+                best = dt if best is None else min(best, dt)
+            out["mapItemsPerSecond"] = map_items / best
+            lat = []
+            for i in range(submits):
+                t = time.perf_counter_ns()
+                ex.submit(noop, i).result()
+                lat.append((time.perf_counter_ns() - t) / 1000)
+            lat.sort()
+            out["submitP50Microseconds"] = lat[len(lat) // 2]
+            out["submitP99Microseconds"] = lat[min(len(lat) - 1, len(lat) * 99 // 100)]
+
+        if cpu_jobs > 0:
+            def spin(n):
+                x = 0
+                for i in range(n):
+                    x = (x * 31 + i) & 0xFFFFFFFF
+                return x
+            probe = 200000
+            t = time.perf_counter(); spin(probe); rate = probe / (time.perf_counter() - t)
+            n = int(rate * cpu_seconds)
+            for w, key in ((1, "cpuOneWorkerSeconds"), (2, "cpuTwoWorkersSeconds")):
+                with ThreadPoolExecutor(max_workers=w) as ex:
+                    t = time.perf_counter()
+                    list(ex.map(spin, [n] * cpu_jobs))
+                    out[key] = time.perf_counter() - t
+        print(json.dumps(out))
+        """#
+
+    /// Runs the script; `nil` (with a reason) when Python is missing or fails.
+    static func run(mapItems: Int, submits: Int, cpuJobs: Int, cpuSeconds: Double, workers: Int) -> Result<Results, BenchError> {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, "\(mapItems)", "\(submits)", "\(cpuJobs)", "\(cpuSeconds)", "\(workers)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            return .failure(BenchError("python3 could not be started: \(error)"))
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            return .failure(BenchError("python3 exited with status \(process.terminationStatus)"))
+        }
+        do {
+            return .success(try JSONDecoder().decode(Results.self, from: data))
+        } catch {
+            return .failure(BenchError("python3 printed no results: \(error)"))
+        }
+    }
+}
+
+/// An error of `spindle bench`, printed as its message.
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

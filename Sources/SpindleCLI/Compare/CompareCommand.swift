@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import Spindle
+
+/// `spindle compare`: the same jobs on 1, 2, 4, … workers, and what the numbers say.
+struct CompareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Run CPU-bound and I/O-bound jobs on 1..N workers and explain the timings.",
+        discussion: """
+            Each workload runs the same tasks on a ThreadPool of every listed size and prints wall, \
+            user and sys time, CPU seconds per wall second (≈1: one busy core; <1: waiting; ≈N: N cores \
+            saturated) and the speedup over one worker, then one line of plain-words conclusion.
+            """
+    )
+
+    @Option(name: .long, help: "Worker counts to try, comma-separated.", transform: parseList)
+    var workers: [Int] = [1, 2, 4, 8, 16]
+
+    @Option(name: .long, help: "Workloads to run, comma-separated: cpu, sleep, read.", transform: parseWorkloads)
+    var workloads: [Workload] = Workload.allCases
+
+    @Option(name: .long, help: "Tasks per run.")
+    var tasks: Int = 32
+
+    @Option(name: .customLong("task-ms"), help: "Size of one cpu or sleep task, in milliseconds (on one core).")
+    var taskMilliseconds: Int = 40
+
+    @Option(name: .customLong("read-mib"), help: "Size of each file the read workload reads, in MiB.")
+    var readMebibytes: Int = 4
+
+    @Option(name: .customLong("read-dir"), help: "Where the read workload writes its files (a real disk, not tmpfs).")
+    var readDirectory: String = "/var/tmp"
+
+    @Flag(name: .long, help: "Print the results as JSON on stdout instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard !workers.isEmpty, workers.allSatisfy({ (1...4096).contains($0) }) else {
+            throw ValidationError("--workers needs counts from 1 to 4096, such as 1,2,4")
+        }
+        guard !workloads.isEmpty else { throw ValidationError("--workloads needs at least one of cpu, sleep, read") }
+        guard (1...1_000_000).contains(tasks) else { throw ValidationError("--tasks must be 1 to 1000000") }
+        guard (1...60_000).contains(taskMilliseconds) else { throw ValidationError("--task-ms must be 1 to 60000") }
+        guard (1...1024).contains(readMebibytes) else { throw ValidationError("--read-mib must be 1 to 1024") }
+    }
+
+    func run() async throws {
+        let cpus = AvailableCPUs.count
+        let workerCounts = Array(Set(workers)).sorted()
+        var progress = ProgressReporter(total: workloads.count * workerCounts.count)
+        let fixture =
+            workloads.contains(.read)
+            ? try ReadFixture(count: tasks, size: readMebibytes << 20, parent: readDirectory) : nil
+        defer { fixture?.remove() }
+        let spinIterations = SpinJob.calibrate(for: .milliseconds(taskMilliseconds))
+
+        var rows: [ComparisonRow] = []
+        for workload in workloads {
+            var baseline: Double?
+            for count in workerCounts {
+                let label = "\(workload.rawValue) × \(count) worker\(count == 1 ? "" : "s")"
+                progress.starting(label)
+                let usage = try await measure(workload, workers: count, spinIterations: spinIterations, fixture: fixture)
+                let wall = usage.wall.seconds
+                // Speedups are over the smallest worker count tried (normally 1).
+                if baseline == nil { baseline = wall }
+                let speedup = (baseline ?? wall) / max(wall, 1e-9)
+                rows.append(
+                    ComparisonRow(
+                        workload: workload, backend: "threads", workers: count, tasks: tasks, usage: usage,
+                        speedup: speedup)
+                )
+                progress.finished(label, result: "\(Verdict.format(wall)) s")
+            }
+        }
+        let conclusions = workloads.map { workload in
+            Verdict.conclude(rows.filter { $0.workload == workload }, cpus: cpus)
+        }
+        if json {
+            try printJSON(rows: rows, conclusions: conclusions, cpus: cpus)
+        } else {
+            print(report(rows: rows, conclusions: conclusions, cpus: cpus))
+        }
+    }
+
+    /// Runs one workload's tasks on a fresh pool of `count` workers and measures the whole process.
+    private func measure(
+        _ workload: Workload,
+        workers count: Int,
+        spinIterations: Int,
+        fixture: ReadFixture?
+    ) async throws -> ResourceUsage {
+        let pool = try ThreadPool(workers: count)
+        fixture?.dropFromPageCache()
+        let tasks = self.tasks
+        let milliseconds = taskMilliseconds
+        // One item per task: these tasks are long, and this is about spreading them over workers.
+        let (_, usage) = try await ResourceUsage.measure {
+            switch workload {
+            case .cpu:
+                for try await _ in pool.map(SpinJob(iterations: spinIterations), 0..<tasks, chunkSize: 1) {}
+            case .sleep:
+                for try await _ in pool.map(SleepJob(milliseconds: milliseconds), 0..<tasks, chunkSize: 1) {}
+            case .read:
+                for try await _ in pool.map(ReadFileJob(), fixture?.paths ?? [], chunkSize: 1) {}
+            }
+        }
+        await pool.shutdown()
+        return usage
+    }
+
+    func report(rows: [ComparisonRow], conclusions: [String], cpus: Int) -> String {
+        var table = TextTable(headers: ["workload", "workers", "wall s", "user s", "sys s", "CPU/wall", "speedup"])
+        for row in rows {
+            table.add([
+                row.workload.rawValue, String(row.workers), Verdict.format(row.usage.wall.seconds),
+                Verdict.format(row.usage.user.seconds), Verdict.format(row.usage.system.seconds),
+                Verdict.format(row.usage.cpuPerWall), "×" + Verdict.format(row.speedup),
+            ])
+        }
+        let sizes = workloads.map { workload -> String in
+            switch workload {
+            case .cpu: "cpu \(taskMilliseconds) ms of computing"
+            case .sleep: "sleep \(taskMilliseconds) ms"
+            case .read: "read a \(readMebibytes) MiB file"
+            }
+        }
+        return """
+            spindle compare: ThreadPool, \(cpus) usable CPU\(cpus == 1 ? "" : "s"), \(tasks) tasks per run \
+            (\(sizes.joined(separator: "; ")))
+
+            \(table.render())
+
+            \(conclusions.joined(separator: "\n"))
+            """
+    }
+
+    private func printJSON(rows: [ComparisonRow], conclusions: [String], cpus: Int) throws {
+        struct Output: Encodable {
+            var cpus: Int
+            var runs: [Run]
+            var conclusions: [String]
+        }
+        struct Run: Encodable {
+            var workload: String, backend: String, workers: Int, tasks: Int
+            var wallSeconds: Double, userSeconds: Double, systemSeconds: Double
+            var cpuPerWall: Double, speedup: Double
+            var voluntaryContextSwitches: Int, involuntaryContextSwitches: Int
+        }
+        let runs = rows.map { row in
+            Run(
+                workload: row.workload.rawValue, backend: row.backend, workers: row.workers, tasks: row.tasks,
+                wallSeconds: row.usage.wall.seconds, userSeconds: row.usage.user.seconds,
+                systemSeconds: row.usage.system.seconds, cpuPerWall: row.usage.cpuPerWall, speedup: row.speedup,
+                voluntaryContextSwitches: row.usage.voluntaryContextSwitches,
+                involuntaryContextSwitches: row.usage.involuntaryContextSwitches)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(Output(cpus: cpus, runs: runs, conclusions: conclusions))
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Parses "1,2,4" into integers.
+func parseList(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map { part in
+        guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("'\(part)' is not a whole number")
+        }
+        return value
+    }
+}
+
+/// Parses "cpu,sleep" into workloads.
+func parseWorkloads(_ text: String) throws -> [Workload] {
+    try text.split(separator: ",").map { part in
+        guard let workload = Workload(rawValue: part.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            throw ValidationError("unknown workload '\(part)': choose from cpu, sleep, read")
+        }
+        return workload
+    }
+}
