@@ -1,4 +1,5 @@
 public import Spindle
+import Glibc
 
 // Jobs the conformance suite runs. They are plain `Job` values, so every backend can run them,
 // including those whose workers are other processes: a worker binary links this module.
@@ -37,12 +38,69 @@ public struct Nap: Job {
     }
 }
 
-/// Waits until its task is cancelled, for at most its input in seconds, then throws
-/// `CancellationError`; returns `false` if nobody cancelled it in time.
-public struct WaitForCancellation: Job {
+/// Holds its worker (blocking the thread, not suspending) until its task is cancelled, for at
+/// most its input in seconds; then throws `CancellationError`, or returns `false` if nobody
+/// cancelled it in time. Occupies a worker for sure, which `Nap` does not on a thread pool: a
+/// suspended task leaves its thread free for other jobs.
+public struct Hold: Job {
     public init() {}
     public func run(_ seconds: Int) async throws -> Bool {
-        try await Task.sleep(for: .seconds(seconds))
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            try Task.checkCancellation()
+            usleep(1_000)
+        }
         return false
+    }
+}
+
+/// Blocks its worker for its input in milliseconds, ignoring cancellation, then returns it.
+public struct Busy: Job {
+    public init() {}
+    public func run(_ milliseconds: Int) async throws -> Int {
+        usleep(UInt32(milliseconds) * 1_000)
+        return milliseconds
+    }
+}
+
+/// Holds its worker (blocking the thread) until the file at its input path exists, for at most a
+/// minute; returns whether the file appeared. A file is a signal every backend can see, even a
+/// worker in another process.
+public struct WaitForFile: Job {
+    public init() {}
+    public func run(_ path: String) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if access(path, F_OK) == 0 { return true }
+            usleep(1_000)
+        }
+        return false
+    }
+}
+
+/// A signal for ``WaitForFile`` jobs: a unique path that ``open()`` creates and `deinit` removes.
+public final class FileGate: Sendable {
+    /// The path to hand to ``WaitForFile``.
+    public let path: String
+
+    public init() {
+        var template = Array("/tmp/spindle-gate-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        precondition(fd >= 0, "mkstemp failed")
+        close(fd)
+        let made = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        unlink(made)  // only the unique name is kept; the file appears when the gate opens
+        path = made
+    }
+
+    /// Creates the file: every waiting job returns.
+    public func open() {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        precondition(fd >= 0, "cannot create \(path)")
+        close(fd)
+    }
+
+    deinit {
+        unlink(path)
     }
 }

@@ -102,7 +102,7 @@ public struct PoolConformance<P: Pool>: Sendable {
             #expect(!seen.contains(300))
         case .cancelBeforeRun:
             // Occupy every worker, so that the next job must queue.
-            let blockers = (0..<pool.workerCount).map { _ in pool.submit(WaitForCancellation(), 60) }
+            let blockers = (0..<pool.workerCount).map { _ in pool.submit(Hold(), 60) }
             for blocker in blockers { try await waitUntilRunning(blocker) }
             let queued = pool.submit(Square(), 3)
             #expect(queued.cancel(), "a job that has not started must be cancellable")
@@ -112,7 +112,7 @@ public struct PoolConformance<P: Pool>: Sendable {
             for blocker in blockers { await #expect(throws: (any Error).self) { try await blocker.value } }
             #expect(try await pool.submit(Square(), 4).value == 16, "the pool must still work")
         case .cancelDuringRun:
-            let running = pool.submit(WaitForCancellation(), 60)
+            let running = pool.submit(Hold(), 60)
             try await waitUntilRunning(running)
             #expect(!running.cancel(), "cancel() of a running job answers false, as in Python")
             await #expect(throws: (any Error).self) { try await running.value }
@@ -140,11 +140,24 @@ public struct PoolConformance<P: Pool>: Sendable {
             await pool.shutdown(.graceful)
             for future in futures { #expect(future.state == .succeeded) }
         case .immediateShutdown:
-            let running = (0..<pool.workerCount).map { _ in pool.submit(Nap(), 200) }
+            // Block every worker until released, so that what is queued behind them stays queued
+            // however slowly this test runs.
+            let gate = FileGate()
+            let running = (0..<pool.workerCount).map { _ in pool.submit(WaitForFile(), gate.path) }
             for future in running { try await waitUntilRunning(future) }
-            let queued = (0..<10).map { pool.submit(Square(), $0) }
-            await pool.shutdown(.immediate)
-            for future in running { #expect(try await future.value == 200, "running jobs finish") }
+            var queued = (0..<10).map { pool.submit(Square(), $0) }
+            let shutdown = Task { await pool.shutdown(.immediate) }
+            // Release the workers only once the shutdown has begun, which shows in submissions
+            // failing; those that still got in are queued behind the workers like the others.
+            while true {
+                let probe = pool.submit(Square(), 0)
+                if case .failure(let error as SpindleError)? = probe.currentResult, error.code == .poolShutDown { break }
+                queued.append(probe)
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            gate.open()
+            await shutdown.value
+            for future in running { #expect(try await future.value, "running jobs finish") }
             for future in queued { #expect(future.state == .cancelled, "queued jobs are cancelled") }
         case .submitAfterShutdown:
             await pool.shutdown()
@@ -169,7 +182,7 @@ public struct PoolConformance<P: Pool>: Sendable {
                 try await group.waitForAll()
             }
         case .submitTimeout:
-            let late = pool.submit(WaitForCancellation(), 60, timeout: .milliseconds(50))
+            let late = pool.submit(Hold(), 60, timeout: .milliseconds(50))
             await expectSpindleError(.timedOut) { try await late.value }
             #expect(try await pool.submit(Square(), 6, timeout: .seconds(60)).value == 36)
         case .mapTimeout:

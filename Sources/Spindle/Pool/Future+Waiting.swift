@@ -107,7 +107,7 @@ final class Latch: Sendable {
         var isOpen = false
         var waiters: [UnsafeContinuation<Void, Never>] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func open() {
         let waiters = state.withLock { state -> [UnsafeContinuation<Void, Never>] in

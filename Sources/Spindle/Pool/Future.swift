@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The eventual result of one task submitted to a ``Pool``: await it, wait for it, cancel it.
 ///
@@ -45,7 +44,7 @@ public final class Future<Value: Sendable>: Sendable {
         var cancelHandler: (@Sendable () -> Void)?
     }
 
-    private let storage = Mutex(Storage())
+    private let storage = Locked(Storage())
 
     package init() {}
 

@@ -1,5 +1,4 @@
 import DequeModule
-import Synchronization
 
 /// The outputs of a ``Pool/map(_:_:options:)``, as an `AsyncSequence`.
 ///
@@ -203,7 +202,7 @@ final class ChunksInFlight<Output: Sendable>: Sendable {
         var completed: Deque<Future<ChunkOutcome<Output>>> = []
         var waiter: UnsafeContinuation<Void, Never>?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var count: Int { state.withLock { $0.started.count } }
 

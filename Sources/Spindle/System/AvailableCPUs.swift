@@ -64,7 +64,7 @@ public enum AvailableCPUs {
         let trimmedQuota = quota.filter { !$0.isWhitespace }
         let trimmedPeriod = period.filter { !$0.isWhitespace }
         guard let q = Int(trimmedQuota), let p = Int(trimmedPeriod), q > 0, p > 0 else { return nil }
-        return (q + p - 1) / p
+        return q / p + (q % p == 0 ? 0 : 1)  // rounds up without overflowing near Int.max
     }
 }
 

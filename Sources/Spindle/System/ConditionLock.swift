@@ -18,19 +18,12 @@ final class ConditionLock: @unchecked Sendable {
     init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
-        var attributes = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attributes)
-        #if DEBUG
-        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
-        #endif
-        var err = pthread_mutex_init(mutex, &attributes)
-        precondition(err == 0, "pthread_mutex_init failed: \(err)")
-        pthread_mutexattr_destroy(&attributes)
+        initializeMutex(mutex)
         var conditionAttributes = pthread_condattr_t()
         pthread_condattr_init(&conditionAttributes)
         // Timed waits measure against CLOCK_MONOTONIC so that a wall-clock jump cannot stretch them.
         pthread_condattr_setclock(&conditionAttributes, CLOCK_MONOTONIC)
-        err = pthread_cond_init(condition, &conditionAttributes)
+        let err = pthread_cond_init(condition, &conditionAttributes)
         precondition(err == 0, "pthread_cond_init failed: \(err)")
         pthread_condattr_destroy(&conditionAttributes)
     }
@@ -93,11 +86,12 @@ func monotonicNanoseconds() -> UInt64 {
 }
 
 extension Duration {
-    /// The duration in whole nanoseconds, clamped to zero and to `UInt64.max / 2`.
+    /// The duration in whole nanoseconds, clamped to zero below and to `UInt64.max / 2` above.
     var clampedNanoseconds: UInt64 {
+        // A negative duration can have a zero `seconds` and negative attoseconds (-1 ms is (0, -1e15)).
+        guard self > .zero else { return 0 }
         let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        if seconds > Int64(UInt64.max / 4_000_000_000) { return UInt64.max / 2 }
+        if seconds >= Int64(UInt64.max / 4_000_000_000) { return UInt64.max / 2 }
         return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
 }

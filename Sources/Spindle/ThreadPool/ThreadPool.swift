@@ -112,9 +112,10 @@ public final class ThreadPool: Pool, TaskExecutor {
         options: MapOptions,
         _ body: @escaping @Sendable (Inputs.Element) async throws -> T
     ) -> MapResults<T> where Inputs.Element: Sendable {
-        let core = self.core
-        return MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
-            core.start(timeout: timeout) { await ChunkOutcome.run(chunk, body) }
+        // The sequence holds the pool itself, not just its core: a pool that is only referenced by
+        // a map still being consumed must not shut down under it.
+        MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
+            self.core.start(timeout: timeout) { await ChunkOutcome.run(chunk, body) }
         }
     }
 

@@ -1,0 +1,57 @@
+internal import Glibc
+
+/// A value guarded by a pthread mutex that is allocated in the same block as the value.
+///
+/// Why not `Synchronization.Mutex`: on Linux its lock lives in uninstrumented standard-library
+/// code, so ThreadSanitizer cannot see it and reports every access it guards as a race (a
+/// two-thread counter under `Mutex.withLock` is enough to show it with Swift 6.3). The suite must
+/// run clean under ThreadSanitizer, and a pthread mutex is one it understands. In debug builds the
+/// mutex checks for misuse (`PTHREAD_MUTEX_ERRORCHECK`), as `ConditionLock` does.
+///
+/// ```swift
+/// let counter = Locked(0)
+/// counter.withLock { $0 += 1 }
+/// ```
+@usableFromInline
+struct Locked<Value>: @unchecked Sendable {
+    // @unchecked Sendable because every access to the value goes through the mutex.
+    private let storage: Storage
+
+    init(_ value: Value) {
+        let buffer = Storage.create(minimumCapacity: 1) { _ in value }
+        storage = unsafeDowncast(buffer, to: Storage.self)
+        storage.withUnsafeMutablePointerToElements { initializeMutex($0) }
+    }
+
+    /// Runs `body` with exclusive access to the value.
+    func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        try storage.withUnsafeMutablePointers { (value, mutex) throws(E) -> R in
+            var err = pthread_mutex_lock(mutex)
+            precondition(err == 0, "pthread_mutex_lock failed: \(err)")
+            defer {
+                err = pthread_mutex_unlock(mutex)
+                precondition(err == 0, "pthread_mutex_unlock failed: \(err)")
+            }
+            return try body(&value.pointee)
+        }
+    }
+
+    private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
+        deinit {
+            _ = withUnsafeMutablePointerToElements { pthread_mutex_destroy($0) }
+        }
+    }
+}
+
+/// Initialises a pthread mutex that checks for misuse (relocking, unlocking from another thread)
+/// in debug builds.
+func initializeMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+    var attributes = pthread_mutexattr_t()
+    pthread_mutexattr_init(&attributes)
+    #if DEBUG
+    pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
+    #endif
+    let err = pthread_mutex_init(mutex, &attributes)
+    precondition(err == 0, "pthread_mutex_init failed: \(err)")
+    pthread_mutexattr_destroy(&attributes)
+}

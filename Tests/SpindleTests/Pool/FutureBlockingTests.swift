@@ -1,0 +1,98 @@
+@testable import Spindle
+import Testing
+
+/// The blocking, `noasync` ``Future/wait(timeout:)``, always called from a plain thread, and the
+/// ``OneShotSignal`` behind it.
+@Suite(.timeLimit(.minutes(1)))
+struct FutureBlockingTests {
+    @Test func waitOnDoneFutureReturnsAtOnce() async throws {
+        let future = Future<Int>(completedWith: .success(3))
+        #expect(try await onPlainThread { blockingWait(future, timeout: .zero) }.get() == 3)
+    }
+
+    @Test(arguments: [nil, Duration.seconds(30)])
+    func waitBlocksUntilCompleted(timeout: Duration?) async throws {
+        let future = Future<Int>()
+        let aboutToWait = Future<Void>()
+        let outcome = Task {
+            await onPlainThread {
+                aboutToWait.complete(with: .success(()))
+                return blockingWait(future, timeout: timeout)
+            }
+        }
+        try await aboutToWait.value
+        future.complete(with: .success(11))
+        #expect(try await outcome.value.get() == 11)
+    }
+
+    @Test func waitThrowsTheJobErrorUnchanged() async {
+        let future = Future<Int>()
+        let aboutToWait = Future<Void>()
+        let outcome = Task {
+            await onPlainThread {
+                aboutToWait.complete(with: .success(()))
+                return blockingWait(future, timeout: .seconds(30))
+            }
+        }
+        try? await aboutToWait.value
+        future.complete(with: .failure(TestError(id: 12)))
+        #expect(await outcome.value.failure as? TestError == TestError(id: 12))
+    }
+
+    @Test func waitOnCancelledFutureThrowsCancelled() async {
+        let future = Future<Int>()
+        future.cancel()
+        let outcome = await onPlainThread { blockingWait(future, timeout: nil) }
+        #expect(spindleCode(outcome.failure) == .cancelled)
+    }
+
+    @Test(arguments: [Duration.zero, .milliseconds(50)])
+    func waitTimesOut(timeout: Duration) async throws {
+        let future = Future<Int>()
+        let outcome = await onPlainThread { blockingWait(future, timeout: timeout) }
+        #expect(spindleCode(outcome.failure) == .timedOut)
+        #expect(future.state == .pending, "a timed-out wait leaves the future alone")
+        // The callback the wait left behind must not get in the way of a later completion.
+        future.complete(with: .success(1))
+        #expect(try await onPlainThread { blockingWait(future, timeout: .zero) }.get() == 1)
+    }
+
+    /// Bug: a negative timeout shorter than a second traps in `Duration.clampedNanoseconds`
+    /// (Sources/Spindle/System/ConditionLock.swift) instead of timing out at once.
+    @Test func waitWithNegativeTimeoutTimesOutInsteadOfCrashing() async {
+        await #expect(processExitsWith: .success) {
+            let outcome = blockingWait(Future<Int>(), timeout: .milliseconds(-1))
+            precondition(spindleCode(outcome.failure) == .timedOut)
+        }
+    }
+
+    // MARK: OneShotSignal
+
+    @Test func signalFiredBeforeWaitReturnsAtOnce() {
+        let signal = OneShotSignal<Int>()
+        signal.fire(1)
+        signal.fire(2)
+        #expect(signal.wait(untilMonotonicNanoseconds: nil) == 1, "the first value wins")
+        #expect(signal.wait(untilMonotonicNanoseconds: 0) == 1)
+    }
+
+    @Test func signalWaitWithPastDeadlineReturnsNil() async {
+        let signal = OneShotSignal<Int>()
+        let value = await onPlainThread { signal.wait(untilMonotonicNanoseconds: monotonicNanoseconds()) }
+        #expect(value == nil)
+    }
+
+    @Test func signalWakesABlockedThread() async {
+        let signal = OneShotSignal<Int>()
+        let aboutToWait = Future<Void>()
+        let outcome = Task {
+            await onPlainThread {
+                aboutToWait.complete(with: .success(()))
+                return signal.wait(untilMonotonicNanoseconds: nil)
+            }
+        }
+        try? await aboutToWait.value
+        signal.fire(5)
+        #expect(await outcome.value == 5)
+    }
+}

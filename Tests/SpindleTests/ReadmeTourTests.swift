@@ -1,0 +1,52 @@
+import Foundation
+import PoolConformance
+import Spindle
+import Testing
+
+/// The README's quick tour, run as written, so that the README cannot drift from the API.
+@Suite(.timeLimit(.minutes(1)))
+struct ReadmeTourTests {
+    @Test func theTourRunsAsDocumented() async throws {
+        try await Spindle.bootstrap()
+        let pool = try ThreadPool()
+
+        var total = 0
+        for try await y in pool.map(Square(), 1...1_000_000) { total &+= y }
+        #expect(total == (1...1_000_000).reduce(0) { $0 &+ $1 &* $1 })
+
+        let f = pool.submit(Square(offset: 1), 7)
+        #expect(try await f.value == 50)
+
+        let sizes = pool.map(["/etc/hostname", "/etc/os-release"]) { path in
+            try String(contentsOfFile: path, encoding: .utf8).utf8.count
+        }
+        #expect(try await collect(sizes).allSatisfy { $0 > 0 })
+
+        let slow = pool.submit(timeout: .milliseconds(50)) { try await Task.sleep(for: .seconds(10)) }
+        var late = false
+        do { try await slow.value } catch let error as SpindleError where error.code == .timedOut { late = true }
+        #expect(late)
+
+        let futures = (1...8).map { pool.submit(Square(), $0) }
+        var seen: [Int] = []
+        for try await done in Future.asCompleted(futures) { seen.append(try await done.value) }
+        #expect(seen.sorted() == (1...8).map { $0 * $0 })
+        let (finished, pending) = await Future.wait(futures, until: .firstFailure, timeout: .seconds(5))
+        #expect(finished.count == 8 && pending.isEmpty)
+
+        let ranOnPool = await withTaskExecutorPreference(pool) { () async -> Bool in
+            currentThreadName().hasPrefix("spindle-")
+        }
+        #expect(ranOnPool)
+
+        await pool.shutdown()
+    }
+
+    @Test func aMapKeepsItsPoolAlive() async throws {
+        func squares() throws -> MapResults<Int> {
+            try ThreadPool(workers: 2).map(Square(), 0..<50_000)   // the pool itself is dropped here
+        }
+        let outputs = try await collect(try squares())
+        #expect(outputs == (0..<50_000).map { $0 * $0 })
+    }
+}

@@ -1,0 +1,130 @@
+import Glibc
+@testable import Spindle
+import Synchronization
+
+// Helpers shared by the unit tests: plain (non-Swift-concurrency) threads, thread names read from
+// /proc, a blocking barrier for jobs, and an error type of our own.
+
+/// An error type of the tests' own, to check that errors reach the caller unchanged.
+struct TestError: Error, Equatable, Codable, Sendable {
+    var id: Int
+}
+
+/// A job that always throws ``TestError`` with its input as the id.
+struct ThrowTestError: Job {
+    func run(_ input: Int) async throws -> Int { throw TestError(id: input) }
+}
+
+/// Starts `body` on a fresh detached pthread: not one of Swift concurrency's threads, not a pool's.
+func startPlainThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let err = pthread_create(&thread, nil, { argument in
+        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+        box.body()
+        return nil
+    }, context)
+    precondition(err == 0, "pthread_create failed: \(err)")
+    pthread_detach(thread)
+}
+
+/// Runs `body` on a fresh plain thread and awaits what it returns; `body` may block.
+func onPlainThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        startPlainThread { continuation.resume(returning: body()) }
+    }
+}
+
+/// Calls the blocking, `noasync` ``Future/wait(timeout:)`` from a synchronous context.
+func blockingWait<T>(_ future: Future<T>, timeout: Duration?) -> Result<T, any Error> {
+    Result { try future.wait(timeout: timeout) }
+}
+
+/// The calling thread's name, as Linux shows it (`/proc/thread-self/comm`, at most 15 bytes).
+func currentThreadName() -> String {
+    trimmedComm(readSmallFile("/proc/thread-self/comm") ?? "")
+}
+
+/// The names of every thread of this process, read from `/proc/self/task/*/comm`.
+func processThreadNames() -> [String] {
+    guard let directory = opendir("/proc/self/task") else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let tid = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+            String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        guard let first = tid.first, first.isNumber else { continue }
+        // A thread may exit between readdir and the read; it then simply does not count.
+        if let comm = readSmallFile("/proc/self/task/\(tid)/comm") { names.append(trimmedComm(comm)) }
+    }
+    return names
+}
+
+/// How many threads of this process are named `prefix-…`.
+func threadCount(prefix: String) -> Int {
+    processThreadNames().filter { $0.hasPrefix("\(prefix)-") }.count
+}
+
+private func trimmedComm(_ text: String) -> String {
+    String(text.filter { $0 != "\n" })
+}
+
+/// A barrier for blocking jobs: each party arrives, then blocks (sleeping in the kernel, the way a
+/// blocking job would) until every party has arrived. Only jobs running at the same time can pass it.
+final class BlockingBarrier: Sendable {
+    let parties: Int
+    private let arrived = Atomic(0)
+
+    init(parties: Int) { self.parties = parties }
+
+    /// Arrives and blocks until all parties have; `false` if they had not after `timeout`, so a
+    /// broken pool makes a test fail rather than hang.
+    func arriveAndWait(timeout: Duration = .seconds(30)) -> Bool {
+        arrived.add(1, ordering: .acquiringAndReleasing)
+        let deadline = ContinuousClock.now + timeout
+        while arrived.load(ordering: .acquiring) < parties {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(1_000)
+        }
+        return true
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; only for facts that have no signal of
+/// their own (such as a thread having exited). Returns whether it held.
+func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return true
+}
+
+/// Whether `futures` are exactly `expected`, by identity and in order.
+func sameFutures<T>(_ futures: [Future<T>], _ expected: [Future<T>]) -> Bool {
+    futures.count == expected.count && zip(futures, expected).allSatisfy { $0 === $1 }
+}
+
+extension Result {
+    /// The error, if this is a failure.
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+/// The code of `error` when it is a ``SpindleError``.
+func spindleCode(_ error: (any Error)?) -> SpindleError.Code? {
+    (error as? SpindleError)?.code
+}
+
+/// `Result(catching:)` for async bodies.
+func asyncResult<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}

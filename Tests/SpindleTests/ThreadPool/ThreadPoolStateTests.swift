@@ -1,0 +1,228 @@
+@testable import Spindle
+import Testing
+
+/// The thread pool's rules as a pure value, with `Int` items and no threads.
+@Suite struct ThreadPoolStateTests {
+    typealias State = ThreadPoolState<Int>
+
+    private func makeState(threads: Int) -> State {
+        var state = State()
+        for _ in 0..<threads { state.threadStarting() }
+        return state
+    }
+
+    /// What a worker was told, without the payload that is not `Equatable`.
+    enum Told: Equatable {
+        case run(Int)
+        case idle
+        case exit(waiters: Int)
+    }
+
+    private func next(_ state: inout State) -> Told {
+        Self.told(state.nextForWorker())
+    }
+
+    static func told(_ action: State.WorkerAction) -> Told {
+        switch action {
+        case .run(let item): return .run(item)
+        case .idle: return .idle
+        case .exit(let waiters): return .exit(waiters: waiters.count)
+        }
+    }
+
+    @Test func startsRunningAndEmpty() {
+        let state = State()
+        #expect(state.phase == .running)
+        #expect(state.queue.isEmpty)
+        #expect(state.inFlight == 0)
+        #expect(state.idleThreads == 0)
+        #expect(state.liveThreads == 0)
+    }
+
+    // MARK: Pushing
+
+    @Test func pushWithoutLiveThreadsRunsElsewhere() {
+        var state = State()
+        let action = state.push(1)
+        #expect(action == .runElsewhere)
+        #expect(state.queue.isEmpty, "an item run elsewhere is not queued")
+    }
+
+    @Test func pushAfterAThreadFailedToStartRunsElsewhere() {
+        var state = makeState(threads: 1)
+        state.threadFailedToStart()
+        #expect(state.liveThreads == 0)
+        let action = state.push(1)
+        #expect(action == .runElsewhere)
+    }
+
+    @Test func pushWithBusyThreadsOnlyQueues() {
+        var state = makeState(threads: 2)
+        let action = state.push(1)
+        #expect(action == .none)
+        let action2 = state.push(2)
+        #expect(action2 == .none)
+        #expect(Array(state.queue) == [1, 2])
+    }
+
+    @Test func pushWakesOneOnlyWhenAThreadSleeps() {
+        var state = makeState(threads: 2)
+        let told = next(&state)
+        #expect(told == .idle)
+        #expect(state.idleThreads == 0, "an idle worker first spins; it is not asleep yet")
+        let action = state.push(1)
+        #expect(action == .none, "a spinning worker finds the item by itself")
+        let told2 = next(&state)
+        #expect(told2 == .run(1))
+        let told3 = next(&state)
+        #expect(told3 == .idle)
+        state.sleeping()
+        #expect(state.idleThreads == 1)
+        let action2 = state.push(2)
+        #expect(action2 == .wakeOne)
+        state.wokeUp()
+        #expect(state.idleThreads == 0)
+        let told4 = next(&state)
+        #expect(told4 == .run(2))
+        let action3 = state.push(3)
+        #expect(action3 == .none, "no thread is asleep any more")
+    }
+
+    @Test func workersTakeItemsInFIFOOrder() {
+        var state = makeState(threads: 1)
+        for item in 1...5 { _ = state.push(item) }
+        let taken = (0..<5).map { _ in next(&state) }
+        #expect(taken == (1...5).map { .run($0) })
+        let told = next(&state)
+        #expect(told == .idle)
+    }
+
+    // MARK: Tasks and shutdown
+
+    @Test func beginTaskCountsUntilShutdown() {
+        var state = makeState(threads: 1)
+        let accepted = state.beginTask()
+        #expect(accepted)
+        let accepted2 = state.beginTask()
+        #expect(accepted2)
+        #expect(state.inFlight == 2)
+        _ = state.shutdown()
+        let accepted3 = state.beginTask()
+        #expect(!accepted3, "no new tasks after shutdown")
+        #expect(state.inFlight == 2)
+    }
+
+    @Test func endTaskWhileRunningDoesNotStop() {
+        var state = makeState(threads: 1)
+        let accepted = state.beginTask()
+        #expect(accepted)
+        let lastTask = state.endTask()
+        #expect(!lastTask)
+        #expect(state.phase == .running)
+        #expect(state.inFlight == 0)
+    }
+
+    @Test func shutdownWithNothingInFlightStopsAtOnce() {
+        var state = makeState(threads: 2)
+        let mustWake = state.shutdown()
+        #expect(mustWake, "workers must be woken to exit")
+        #expect(state.phase == .stopping)
+        let mustWake2 = state.shutdown()
+        #expect(!mustWake2, "a second shutdown changes nothing")
+        #expect(state.phase == .stopping)
+    }
+
+    @Test func shutdownWithTasksInFlightDrainsThenStops() {
+        var state = makeState(threads: 2)
+        let accepted = state.beginTask()
+        #expect(accepted)
+        let accepted2 = state.beginTask()
+        #expect(accepted2)
+        let mustWake = state.shutdown()
+        #expect(!mustWake, "nothing to wake while tasks are in flight")
+        #expect(state.phase == .draining)
+        let mustWake2 = state.shutdown()
+        #expect(!mustWake2)
+        #expect(state.phase == .draining)
+        let lastTask = state.endTask()
+        #expect(!lastTask)
+        #expect(state.phase == .draining)
+        let lastTask2 = state.endTask()
+        #expect(lastTask2, "the last task ends the drain")
+        #expect(state.phase == .stopping)
+    }
+
+    @Test func endTaskWithoutBeginTaskTraps() async {
+        await #expect(processExitsWith: .failure) {
+            var state = ThreadPoolState<Int>()
+            _ = state.endTask()
+        }
+    }
+
+    // MARK: Workers
+
+    @Test func workersWaitWhileRunningOrDraining() {
+        var state = makeState(threads: 1)
+        let told = next(&state)
+        #expect(told == .idle)
+        let accepted = state.beginTask()
+        #expect(accepted)
+        _ = state.shutdown()
+        #expect(state.phase == .draining)
+        let told2 = next(&state)
+        #expect(told2 == .idle, "a draining pool keeps its workers for the tasks in flight")
+        #expect(state.liveThreads == 1)
+    }
+
+    @Test func workersExitOnlyWhenStoppingAndQueueEmpty() {
+        var state = makeState(threads: 2)
+        let accepted = state.beginTask()
+        #expect(accepted)
+        _ = state.push(1)
+        _ = state.push(2)
+        _ = state.shutdown()
+        let told = next(&state)
+        #expect(told == .run(1), "a draining pool runs what is queued")
+        let lastTask = state.endTask()
+        #expect(lastTask)
+        #expect(state.phase == .stopping)
+        _ = state.push(3)  // a task in flight may still resume while the pool stops
+        let told2 = next(&state)
+        #expect(told2 == .run(2))
+        let told3 = next(&state)
+        #expect(told3 == .run(3), "a stopping pool still empties its queue")
+        let told4 = next(&state)
+        #expect(told4 == .exit(waiters: 0))
+        #expect(state.liveThreads == 1)
+        let told5 = next(&state)
+        #expect(told5 == .exit(waiters: 0))
+        #expect(state.liveThreads == 0)
+        let action = state.push(4)
+        #expect(action == .runElsewhere, "once every worker has gone, work runs elsewhere")
+    }
+
+    @Test func lastExitingWorkerResumesTheStopWaiters() async {
+        var exits: [Told] = []
+        var addedBeforeExit = false
+        var addedAfterExit = true
+        // The body of withUnsafeContinuation runs synchronously, so the state stays local.
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            var state = makeState(threads: 3)
+            addedBeforeExit = state.addStopWaiter(continuation)
+            _ = state.shutdown()
+            var handedOut: [UnsafeContinuation<Void, Never>] = []
+            for _ in 0..<3 {
+                let action = state.nextForWorker()
+                if case .exit(let waiters) = action { handedOut += waiters }
+                exits.append(Self.told(action))
+            }
+            addedAfterExit = state.addStopWaiter(continuation)
+            // Resume exactly once: through the worker that was handed the waiter, or directly
+            // (after the expectations below record the failure) so that the test cannot hang.
+            (handedOut.first ?? continuation).resume()
+        }
+        #expect(addedBeforeExit)
+        #expect(exits == [.exit(waiters: 0), .exit(waiters: 0), .exit(waiters: 1)])
+        #expect(!addedAfterExit, "no waiting once every worker has exited")
+    }
+}
