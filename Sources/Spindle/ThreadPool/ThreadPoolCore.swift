@@ -20,7 +20,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     }
 
     private let lock = ConditionLock()
-    private var state = ThreadPoolState<WorkItem>()
+    private var state: ThreadPoolState<WorkItem>
     /// How many items are queued, readable without the lock, so that an idle worker can spin on it.
     private let queuedItems = Atomic(0)
     /// Set by an immediate shutdown: tasks that start after it are cancelled instead of run.
@@ -31,6 +31,9 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     /// - Throws: ``SpindleError/Code/systemError`` when a thread cannot be created; the threads
     ///   already started are stopped.
     init(workers: Int, name: String) throws(SpindleError) {
+        // One poller per two CPUs at most: on a small machine more would take the CPU that the
+        // submitting thread and the busy workers need.
+        state = ThreadPoolState(maximumSpinning: min(workers, max(1, AvailableCPUs.count / 2)))
         for index in 0..<workers {
             lock.withLock { state.threadStarting() }
             do {
@@ -145,26 +148,26 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     /// The body of every worker thread: run queued jobs, wait when there are none, exit on stop.
     func serve() {
-        var spun = false
+        var maySpin = true
         lock.lock()
         while true {
-            switch state.nextForWorker() {
+            switch state.nextForWorker(maySpin: maySpin) {
             case .run(let item):
                 queuedItems.subtract(1, ordering: .relaxed)
                 lock.unlock()
                 item.job.runSynchronously(on: item.executor)
-                spun = false
+                maySpin = true
                 lock.lock()
-            case .idle where !spun:
+            case .spin:
                 lock.unlock()
                 spinForWork()
-                spun = true
+                maySpin = false
                 lock.lock()
-            case .idle:
-                state.sleeping()
+                state.stoppedSpinning()
+            case .sleep:
                 waitForWork()
                 state.wokeUp()
-                spun = false
+                maySpin = true
             case .exit(let waiters):
                 lock.unlock()
                 for waiter in waiters { waiter.resume() }

@@ -20,9 +20,20 @@ struct ThreadPoolState<Item> {
     private(set) var queue = Deque<Item>()
     /// Tasks submitted through the pool (futures) that have not finished yet.
     private(set) var inFlight = 0
+    /// Workers asleep on the condition variable.
     private(set) var idleThreads = 0
+    /// Workers polling for work that no pushed item has claimed yet. Never more than actually spin:
+    /// a push that counts on one of them takes it off this count.
+    private(set) var spinningThreads = 0
+    /// How many workers may poll at once; the rest sleep straight away.
+    let maximumSpinning: Int
     private(set) var liveThreads = 0
     private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    /// - Parameter maximumSpinning: how many idle workers may poll for work at once (0: none).
+    init(maximumSpinning: Int = 1) {
+        self.maximumSpinning = maximumSpinning
+    }
 
     /// Counts a worker thread about to start.
     mutating func threadStarting() {
@@ -38,7 +49,7 @@ struct ThreadPoolState<Item> {
     enum PushAction: Equatable {
         /// Signal one sleeping worker.
         case wakeOne
-        /// A worker is awake and will find the item.
+        /// A spinning or busy worker will find the item; nobody needs waking.
         case none
         /// Every worker has exited; the item was not queued and must run elsewhere.
         case runElsewhere
@@ -46,10 +57,18 @@ struct ThreadPoolState<Item> {
 
     /// Queues `item` unless the workers are all gone.
     ///
+    /// A spinning worker is counted on to take the item, and taken off the spinning count, so that
+    /// the next push wakes a sleeper: a burst of items spreads over the workers instead of queueing
+    /// behind the one that spins.
+    ///
     /// - Complexity: O(1) amortised.
     mutating func push(_ item: Item) -> PushAction {
         guard liveThreads > 0 else { return .runElsewhere }
         queue.append(item)
+        if spinningThreads > 0 {
+            spinningThreads -= 1
+            return .none
+        }
         return idleThreads > 0 ? .wakeOne : .none
     }
 
@@ -80,28 +99,42 @@ struct ThreadPoolState<Item> {
     /// What a worker does next.
     enum WorkerAction {
         case run(Item)
-        /// Nothing to do yet: spin a little, or call ``sleeping()`` and wait for a signal.
-        case idle
+        /// Poll for work for a moment (the worker is counted as spinning), then call
+        /// ``stoppedSpinning()`` and ask again.
+        case spin
+        /// Wait for a signal (the worker is counted as asleep), then call ``wokeUp()`` and ask again.
+        case sleep
         /// Exit the thread, resuming these shutdown waiters (non-empty only for the last worker).
         case exit([UnsafeContinuation<Void, Never>])
     }
 
-    /// Takes the next item for a worker, or tells it to wait or exit.
-    mutating func nextForWorker() -> WorkerAction {
+    /// Takes the next item for a worker, or tells it to spin, sleep or exit.
+    ///
+    /// - Parameter maySpin: whether the worker may poll; a worker that just polled in vain should sleep.
+    mutating func nextForWorker(maySpin: Bool) -> WorkerAction {
         if let item = queue.popFirst() { return .run(item) }
-        guard phase == .stopping else { return .idle }
+        guard phase == .stopping else {
+            if maySpin && spinningThreads < maximumSpinning {
+                spinningThreads += 1
+                return .spin
+            }
+            idleThreads += 1
+            return .sleep
+        }
         liveThreads -= 1
         guard liveThreads == 0 else { return .exit([]) }
         defer { stopWaiters = [] }
         return .exit(stopWaiters)
     }
 
-    /// Counts a worker that is about to wait for a signal; ``push(_:)`` then answers `.wakeOne`.
-    mutating func sleeping() {
-        idleThreads += 1
+    /// Takes back ``WorkerAction/spin`` unless a push already claimed this worker.
+    mutating func stoppedSpinning() {
+        // A push may have taken this worker off the count already; the count only ever errs low,
+        // which costs at most a needless wake-up, never a lost item.
+        spinningThreads = max(0, spinningThreads - 1)
     }
 
-    /// Takes back ``sleeping()`` once the worker woke.
+    /// Takes back ``WorkerAction/sleep`` once the worker woke.
     mutating func wokeUp() {
         idleThreads -= 1
     }

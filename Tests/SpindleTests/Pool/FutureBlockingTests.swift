@@ -57,8 +57,9 @@ struct FutureBlockingTests {
         #expect(try await onPlainThread { blockingWait(future, timeout: .zero) }.get() == 1)
     }
 
-    /// Bug: a negative timeout shorter than a second traps in `Duration.clampedNanoseconds`
-    /// (Sources/Spindle/System/ConditionLock.swift) instead of timing out at once.
+    /// Regression: a negative timeout shorter than a second used to trap in
+    /// `Duration.clampedNanoseconds` instead of timing out at once. Run in a child process so a
+    /// trap fails this test rather than the whole run.
     @Test func waitWithNegativeTimeoutTimesOutInsteadOfCrashing() async {
         await #expect(processExitsWith: .success) {
             let outcome = blockingWait(Future<Int>(), timeout: .milliseconds(-1))

@@ -159,8 +159,8 @@ struct FutureWaitingTests {
         #expect(sameFutures(pending, [never]))
     }
 
-    /// Bug: a negative timeout shorter than a second traps in `Duration.clampedNanoseconds`
-    /// (Sources/Spindle/System/ConditionLock.swift, via `runAfter`) instead of timing out at once.
+    /// Regression: a negative timeout shorter than a second used to trap in
+    /// `Duration.clampedNanoseconds` (via `runAfter`) instead of timing out at once.
     @Test func waitWithNegativeTimeoutReturnsInsteadOfCrashing() async {
         await #expect(processExitsWith: .success) {
             let (done, pending) = await Future.wait([Future<Int>()], timeout: .milliseconds(-1))

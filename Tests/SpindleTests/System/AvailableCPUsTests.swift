@@ -37,7 +37,7 @@ import Testing
         #expect(AvailableCPUs.quotaCPUs(quota: quota, period: period) == expected)
     }
 
-    /// Bug: a huge quota overflows `q + p - 1` in `quotaCPUs` and traps, where nonsense should give `nil`.
+    /// Regression: a huge quota used to overflow `q + p - 1` in `quotaCPUs` and trap.
     @Test func hugeQuotaDoesNotTrap() async {
         await #expect(processExitsWith: .success) {
             _ = AvailableCPUs.quotaCPUs(quota: "\(Int.max)", period: "100000")

@@ -97,8 +97,8 @@ struct ConditionLockTests {
         #expect(duration.clampedNanoseconds == expected)
     }
 
-    /// Bug: `Duration.components` of a negative duration shorter than a second is (0, negative
-    /// attoseconds), and `UInt64(attoseconds / 1_000_000_000)` traps instead of clamping to 0.
+    /// Regression: `Duration.components` of a negative duration shorter than a second is (0,
+    /// negative attoseconds), and `UInt64(attoseconds / 1_000_000_000)` used to trap on it.
     @Test(arguments: [-1, -500, -999])
     func negativeSubSecondDurationClampsToZero(milliseconds: Int) async {
         await #expect(processExitsWith: .success) { [milliseconds] in

@@ -5,8 +5,8 @@ import Testing
 @Suite struct ThreadPoolStateTests {
     typealias State = ThreadPoolState<Int>
 
-    private func makeState(threads: Int) -> State {
-        var state = State()
+    private func makeState(threads: Int, maximumSpinning: Int = 1) -> State {
+        var state = State(maximumSpinning: maximumSpinning)
         for _ in 0..<threads { state.threadStarting() }
         return state
     }
@@ -14,18 +14,20 @@ import Testing
     /// What a worker was told, without the payload that is not `Equatable`.
     enum Told: Equatable {
         case run(Int)
-        case idle
+        case spin
+        case sleep
         case exit(waiters: Int)
     }
 
-    private func next(_ state: inout State) -> Told {
-        Self.told(state.nextForWorker())
+    private func next(_ state: inout State, maySpin: Bool = true) -> Told {
+        Self.told(state.nextForWorker(maySpin: maySpin))
     }
 
     static func told(_ action: State.WorkerAction) -> Told {
         switch action {
         case .run(let item): return .run(item)
-        case .idle: return .idle
+        case .spin: return .spin
+        case .sleep: return .sleep
         case .exit(let waiters): return .exit(waiters: waiters.count)
         }
     }
@@ -68,15 +70,15 @@ import Testing
     @Test func pushWakesOneOnlyWhenAThreadSleeps() {
         var state = makeState(threads: 2)
         let told = next(&state)
-        #expect(told == .idle)
+        #expect(told == .spin)
         #expect(state.idleThreads == 0, "an idle worker first spins; it is not asleep yet")
         let action = state.push(1)
         #expect(action == .none, "a spinning worker finds the item by itself")
+        state.stoppedSpinning()
         let told2 = next(&state)
         #expect(told2 == .run(1))
-        let told3 = next(&state)
-        #expect(told3 == .idle)
-        state.sleeping()
+        let told3 = next(&state, maySpin: false)
+        #expect(told3 == .sleep)
         #expect(state.idleThreads == 1)
         let action2 = state.push(2)
         #expect(action2 == .wakeOne)
@@ -88,13 +90,50 @@ import Testing
         #expect(action3 == .none, "no thread is asleep any more")
     }
 
+    @Test func onlyAsManyWorkersSpinAsAllowed() {
+        var state = makeState(threads: 3, maximumSpinning: 1)
+        let first = next(&state)
+        let second = next(&state)
+        #expect(first == .spin)
+        #expect(second == .sleep, "the second idle worker sleeps at once")
+        #expect(state.spinningThreads == 1 && state.idleThreads == 1)
+    }
+
+    @Test func aBurstClaimsTheSpinnerThenWakesSleepers() {
+        var state = makeState(threads: 3, maximumSpinning: 1)
+        _ = next(&state)  // spins
+        _ = next(&state)  // sleeps
+        _ = next(&state)  // sleeps
+        let first = state.push(1)
+        let second = state.push(2)
+        let third = state.push(3)
+        #expect(first == .none, "the spinner is counted on for the first item")
+        #expect(second == .wakeOne, "the next item must not wait behind the spinner")
+        #expect(third == .wakeOne)
+    }
+
+    @Test func stoppingSpinningAfterBeingClaimedNeverGoesNegative() {
+        var state = makeState(threads: 1)
+        _ = next(&state)
+        _ = state.push(1)
+        #expect(state.spinningThreads == 0)
+        state.stoppedSpinning()
+        #expect(state.spinningThreads == 0)
+    }
+
+    @Test func noSpinningWhenNotAllowed() {
+        var state = makeState(threads: 1, maximumSpinning: 0)
+        let told = next(&state)
+        #expect(told == .sleep)
+    }
+
     @Test func workersTakeItemsInFIFOOrder() {
         var state = makeState(threads: 1)
         for item in 1...5 { _ = state.push(item) }
         let taken = (0..<5).map { _ in next(&state) }
         #expect(taken == (1...5).map { .run($0) })
         let told = next(&state)
-        #expect(told == .idle)
+        #expect(told == .spin)
     }
 
     // MARK: Tasks and shutdown
@@ -164,13 +203,14 @@ import Testing
     @Test func workersWaitWhileRunningOrDraining() {
         var state = makeState(threads: 1)
         let told = next(&state)
-        #expect(told == .idle)
+        #expect(told == .spin)
+        state.stoppedSpinning()
         let accepted = state.beginTask()
         #expect(accepted)
         _ = state.shutdown()
         #expect(state.phase == .draining)
-        let told2 = next(&state)
-        #expect(told2 == .idle, "a draining pool keeps its workers for the tasks in flight")
+        let told2 = next(&state, maySpin: false)
+        #expect(told2 == .sleep, "a draining pool keeps its workers for the tasks in flight")
         #expect(state.liveThreads == 1)
     }
 
@@ -212,7 +252,7 @@ import Testing
             _ = state.shutdown()
             var handedOut: [UnsafeContinuation<Void, Never>] = []
             for _ in 0..<3 {
-                let action = state.nextForWorker()
+                let action = state.nextForWorker(maySpin: true)
                 if case .exit(let waiters) = action { handedOut += waiters }
                 exits.append(Self.told(action))
             }

@@ -125,8 +125,8 @@ struct ThreadPoolTests {
         await pool.shutdown()
     }
 
-    /// Bug: a negative timeout shorter than a second traps in `Duration.clampedNanoseconds`
-    /// (Sources/Spindle/System/ConditionLock.swift, via `runAfter`) instead of timing out at once.
+    /// Regression: a negative timeout shorter than a second used to trap in
+    /// `Duration.clampedNanoseconds` (via `runAfter`) instead of timing out at once.
     @Test func negativeTimeoutDoesNotCrash() async {
         await #expect(processExitsWith: .success) {
             let pool = try ThreadPool(workers: 1, name: "tpnegative")
