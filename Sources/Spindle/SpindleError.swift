@@ -60,9 +60,8 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "SpindleError.\(code): \(message)" }
 
     static func shutDown() -> Self { .init(.poolShutDown, "cannot submit work: the pool has been shut down") }
-    static func cancelled() -> Self { .init(.cancelled, "the task was cancelled before it finished") }
     @usableFromInline
-    static func cancelledBeforeStart() -> Self { cancelled() }
+    static func cancelled() -> Self { .init(.cancelled, "the task was cancelled before it finished") }
     static func timedOut(after timeout: Duration) -> Self {
         .init(.timedOut, "the task did not finish within \(timeout)")
     }

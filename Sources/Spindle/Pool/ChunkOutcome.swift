@@ -34,7 +34,7 @@ package struct ChunkOutcome<Output: Sendable>: Sendable {
         for input in inputs {
             // Items of a cancelled map that have not started never run.
             if Task.isCancelled {
-                failure = SpindleError.cancelledBeforeStart()
+                failure = SpindleError.cancelled()
                 break
             }
             do {

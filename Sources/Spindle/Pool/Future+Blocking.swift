@@ -12,9 +12,10 @@ extension Future {
     public func wait(timeout: Duration? = nil) throws -> Value {
         if let result = currentResult { return try result.get() }
         let signal = OneShotSignal<Result<Value, any Error>>()
-        onComplete { signal.fire($0) }
+        let callback = addCallback { signal.fire($0) }
         let deadline = timeout.map { monotonicNanoseconds() &+ $0.clampedNanoseconds }
         guard let result = signal.wait(untilMonotonicNanoseconds: deadline) else {
+            if let callback { removeCallback(callback) }
             throw SpindleError(.timedOut, "the future was not done within \(timeout ?? .zero)")
         }
         return try result.get()

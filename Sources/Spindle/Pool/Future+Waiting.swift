@@ -33,8 +33,8 @@ extension Future {
         let latch = Latch()
         let remaining = Atomic(futures.count)
         if futures.isEmpty { latch.open() }
-        for future in futures {
-            future.onComplete { result in
+        let callbacks = futures.map { future in
+            future.addCallback { result in
                 let left = remaining.subtract(1, ordering: .acquiringAndReleasing).newValue
                 switch condition {
                 case .firstCompleted: latch.open()
@@ -46,11 +46,16 @@ extension Future {
                 }
             }
         }
-        if let timeout { runAfter(timeout) { latch.open() } }
+        let timer = timeout.map { OneShotTimer(after: $0) { latch.open() } }
         await withTaskCancellationHandler {
             await latch.wait()
         } onCancel: {
             latch.open()
+        }
+        // Leave nothing behind on futures that are still running, nor a timer that would fire later.
+        timer?.cancel()
+        for (future, callback) in zip(futures, callbacks) {
+            if let callback { future.removeCallback(callback) }
         }
         var done: [Future] = []
         var pending: [Future] = []
@@ -82,19 +87,27 @@ extension Future {
         )
         let remaining = Atomic(futures.count)
         if futures.isEmpty { continuation.finish() }
-        for future in futures {
-            future.onComplete { _ in
+        let callbacks = futures.map { future in
+            future.addCallback { _ in
                 continuation.yield(future)
                 if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                     continuation.finish()
                 }
             }
         }
-        if let timeout {
-            runAfter(timeout) {
+        let timer = timeout.map { timeout in
+            OneShotTimer(after: timeout) {
                 continuation.finish(
                     throwing: SpindleError(.timedOut, "not every future was done within \(timeout)")
                 )
+            }
+        }
+        // When the sequence ends (all done, timed out, or its consumer went away), release what
+        // it left on the futures and the timer.
+        continuation.onTermination = { _ in
+            timer?.cancel()
+            for (future, callback) in zip(futures, callbacks) {
+                if let callback { future.removeCallback(callback) }
             }
         }
         return stream

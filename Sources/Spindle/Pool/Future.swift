@@ -1,3 +1,5 @@
+import Synchronization
+
 
 /// The eventual result of one task submitted to a ``Pool``: await it, wait for it, cancel it.
 ///
@@ -21,7 +23,7 @@ public final class Future<Value: Sendable>: Sendable {
         case running
         /// The job returned a value.
         case succeeded
-        /// The job threw, timed out, or its worker failed.
+        /// The job threw or timed out, or the pool was shut down before it was submitted.
         case failed
         /// Cancelled before it started, so the job never ran.
         case cancelled
@@ -40,17 +42,36 @@ public final class Future<Value: Sendable>: Sendable {
 
     private struct Storage {
         var phase: Phase = .pending
-        var waiters: [Waiter] = []
+        var waiters: [(id: UInt64, waiter: Waiter)] = []
+        var nextWaiterID: UInt64 = 0
         var cancelHandler: (@Sendable () -> Void)?
+
+        mutating func add(_ waiter: Waiter) -> UInt64 {
+            defer { nextWaiterID += 1 }
+            waiters.append((nextWaiterID, waiter))
+            return nextWaiterID
+        }
+
+        mutating func takeWaiters() -> [Waiter] {
+            // Not `map(\.waiter)`: a key path into a generic type is built at run time, on every
+            // call, and that cost microseconds on the path that completes every future.
+            guard !waiters.isEmpty else { return [] }
+            defer { waiters = [] }
+            return waiters.map { $0.waiter }
+        }
     }
 
     private let storage = Locked(Storage())
+    /// Set once the future is done, so that polling needs no lock: a waiter polling the lock would
+    /// contend with the very thread trying to complete the future and push it into the kernel.
+    private let isComplete = Atomic(false)
 
     package init() {}
 
     /// A future that is already complete with `result`.
     package init(completedWith result: Result<Value, any Error>) {
         storage.withLock { $0.phase = .done(result, cancelled: false) }
+        isComplete.store(true, ordering: .releasing)
     }
 
     // MARK: Reading
@@ -64,7 +85,7 @@ public final class Future<Value: Sendable>: Sendable {
             return try await withUnsafeThrowingContinuation { continuation in
                 let ready: Result<Value, any Error>? = storage.withLock { storage in
                     if case .done(let result, _) = storage.phase { return result }
-                    storage.waiters.append(.continuation(continuation))
+                    _ = storage.add(.continuation(continuation))
                     return nil
                 }
                 if let ready { continuation.resume(with: ready) }
@@ -98,7 +119,7 @@ public final class Future<Value: Sendable>: Sendable {
     private func currentResultAfterBriefSpin() -> Result<Value, any Error>? {
         let deadline = monotonicNanoseconds() + Self.spinNanoseconds
         repeat {
-            if let result = currentResult { return result }
+            for _ in 0..<32 where isComplete.load(ordering: .acquiring) { return currentResult }
         } while monotonicNanoseconds() < deadline
         return nil
     }
@@ -132,12 +153,26 @@ public final class Future<Value: Sendable>: Sendable {
     /// A callback on a future that is already done runs at once, on the calling thread; otherwise it
     /// runs on the thread that completes the future, so keep it short and never block in it.
     public func onComplete(_ callback: @escaping @Sendable (Result<Value, any Error>) -> Void) {
-        let ready: Result<Value, any Error>? = storage.withLock { storage in
-            if case .done(let result, _) = storage.phase { return result }
-            storage.waiters.append(.callback(callback))
-            return nil
+        _ = addCallback(callback)
+    }
+
+    /// Like ``onComplete(_:)``, but returns an identifier that ``removeCallback(_:)`` takes, or
+    /// `nil` when the future was done and the callback has already run.
+    package func addCallback(_ callback: @escaping @Sendable (Result<Value, any Error>) -> Void) -> UInt64? {
+        let (ready, id): (Result<Value, any Error>?, UInt64?) = storage.withLock { storage in
+            if case .done(let result, _) = storage.phase { return (result, nil) }
+            return (nil, storage.add(.callback(callback)))
         }
         if let ready { callback(ready) }
+        return id
+    }
+
+    /// Forgets a callback that is no longer wanted, such as that of a wait that timed out; waiting
+    /// on a long job with short timeouts, again and again, must not pile callbacks up.
+    package func removeCallback(_ id: UInt64) {
+        storage.withLock { storage in
+            storage.waiters.removeAll { $0.id == id }
+        }
     }
 
     // MARK: Cancelling
@@ -152,22 +187,30 @@ public final class Future<Value: Sendable>: Sendable {
     ///   `Future.cancel()` answers; `false` when it was already running or done.
     @discardableResult
     public func cancel() -> Bool {
-        let (handler, waiters, stoppedBeforeStart): ((@Sendable () -> Void)?, [Waiter], Bool) =
-            storage.withLock { storage in
-                switch storage.phase {
-                case .pending:
-                    storage.phase = .done(.failure(SpindleError.cancelled()), cancelled: true)
-                    defer { storage.waiters = []; storage.cancelHandler = nil }
-                    return (storage.cancelHandler, storage.waiters, true)
-                case .running:
-                    return (storage.cancelHandler, [], false)
-                case .done:
-                    return (nil, [], false)
-                }
-            }
+        if cancelIfPending() { return true }
+        let handler = storage.withLock { storage -> (@Sendable () -> Void)? in
+            if case .running = storage.phase { return storage.cancelHandler }
+            return nil
+        }
         handler?()
-        if stoppedBeforeStart { Self.resume(waiters, with: .failure(SpindleError.cancelled())) }
-        return stoppedBeforeStart
+        return false
+    }
+
+    /// Cancels the future only if its job has not started, and tells whether it did; a running
+    /// job is left alone. An immediate shutdown uses it: queued work is cancelled at once, running
+    /// work finishes.
+    @discardableResult
+    package func cancelIfPending() -> Bool {
+        let (handler, waiters, cancelled): ((@Sendable () -> Void)?, [Waiter], Bool) = storage.withLock { storage in
+            guard case .pending = storage.phase else { return (nil, [], false) }
+            storage.phase = .done(.failure(SpindleError.cancelled()), cancelled: true)
+            isComplete.store(true, ordering: .releasing)
+            defer { storage.cancelHandler = nil }
+            return (storage.cancelHandler, storage.takeWaiters(), true)
+        }
+        handler?()
+        if cancelled { Self.resume(waiters, with: .failure(SpindleError.cancelled())) }
+        return cancelled
     }
 
     // MARK: Completing (for pools)
@@ -196,9 +239,9 @@ public final class Future<Value: Sendable>: Sendable {
         let waiters: [Waiter]? = storage.withLock { storage in
             if case .done = storage.phase { return nil }
             storage.phase = .done(result, cancelled: false)
+            isComplete.store(true, ordering: .releasing)
             storage.cancelHandler = nil
-            defer { storage.waiters = [] }
-            return storage.waiters
+            return storage.takeWaiters()
         }
         guard let waiters else { return false }
         Self.resume(waiters, with: result)
@@ -226,6 +269,15 @@ public final class Future<Value: Sendable>: Sendable {
         }
     }
 }
+
+/// Something whose work can be cancelled if it has not started: what a pool keeps of the futures
+/// it has handed out, whatever their value type.
+protocol CancellableIfPending: AnyObject, Sendable {
+    @discardableResult
+    func cancelIfPending() -> Bool
+}
+
+extension Future: CancellableIfPending {}
 
 extension Future: CustomStringConvertible {
     public var description: String { "Future<\(Value.self)>(\(state))" }

@@ -35,7 +35,7 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
             var iterator = inputs.makeIterator()
             let start: MapEngine<Element>.StartChunk = { size, timeout in
                 var chunk: [Inputs.Element] = []
-                chunk.reserveCapacity(size)
+                chunk.reserveCapacity(Swift.min(size, 4_096))  // a forced size may be far beyond the input
                 while chunk.count < size, let next = iterator.next() { chunk.append(next) }
                 guard !chunk.isEmpty else { return nil }
                 return (runChunk(chunk, timeout), chunk.count)

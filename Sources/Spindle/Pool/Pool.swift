@@ -45,7 +45,9 @@ public protocol Pool: Sendable {
     ) -> MapResults<J.Output> where Inputs.Element == J.Input
 
     /// Stops the pool: with `.graceful` (the default) queued work still runs; `.immediate` cancels
-    /// whatever has not started. Returns when the pool's workers are gone.
+    /// whatever has not started. Returns when the pool's workers are gone, except when called from
+    /// the pool's own workers (a job shutting down its pool): then it returns at once, and the
+    /// workers go as soon as that job has returned.
     ///
     /// Further submissions fail with ``SpindleError/Code/poolShutDown``. Calling it again is harmless.
     func shutdown(_ mode: ShutdownMode) async
@@ -55,8 +57,8 @@ public protocol Pool: Sendable {
 public enum ShutdownMode: Sendable, Hashable {
     /// Finish every task already submitted, then stop.
     case graceful
-    /// Cancel every task that has not started (its future fails with ``SpindleError/Code/cancelled``),
-    /// let running ones finish, then stop.
+    /// Cancel every task that has not started, at once (its future fails with
+    /// ``SpindleError/Code/cancelled``), let running ones finish, then stop.
     case immediate
 }
 

@@ -24,32 +24,50 @@ public enum AvailableCPUs {
 
     static func onlineCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    /// The cgroup CPU quota rounded up to whole CPUs, or `nil` when none is set.
+    /// The tightest cgroup CPU quota on the way from this process's cgroup up to the root, rounded
+    /// up to whole CPUs, or `nil` when none is set.
+    ///
+    /// A quota may sit on an ancestor rather than on the process's own group: a systemd slice's
+    /// `CPUQuota=`, a Kubernetes pod around its containers. Each level caps everything below it.
     static func cgroupQuota() -> Int? {
         let membership = readSmallFile("/proc/self/cgroup") ?? ""
+        var tightest: Int?
+        func consider(_ cpus: Int?) {
+            guard let cpus else { return }
+            tightest = min(tightest ?? cpus, cpus)
+        }
         for line in membership.split(separator: "\n") {
             // "0::/path" is cgroup v2; "N:cpu,cpuacct:/path" is the v1 cpu controller.
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
-            let path = String(fields[2])
-            if fields[1].isEmpty {
-                for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-                    if let text = readSmallFile("\(root)\(path)/cpu.max"), let cpus = parseCPUMax(text) {
-                        return cpus
+            for path in selfAndAncestors(of: String(fields[2])) {
+                if fields[1].isEmpty {
+                    for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                        consider(readSmallFile("\(root)\(path)/cpu.max").flatMap(parseCPUMax))
                     }
-                }
-            } else if fields[1].split(separator: ",").contains("cpu") {
-                for root in ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"] {
-                    if let quota = readSmallFile("\(root)\(path)/cpu.cfs_quota_us"),
-                        let period = readSmallFile("\(root)\(path)/cpu.cfs_period_us"),
-                        let cpus = quotaCPUs(quota: quota, period: period)
-                    {
-                        return cpus
+                } else if fields[1].split(separator: ",").contains("cpu") {
+                    for root in ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"] {
+                        if let quota = readSmallFile("\(root)\(path)/cpu.cfs_quota_us"),
+                            let period = readSmallFile("\(root)\(path)/cpu.cfs_period_us")
+                        {
+                            consider(quotaCPUs(quota: quota, period: period))
+                        }
                     }
                 }
             }
         }
-        return nil
+        return tightest
+    }
+
+    /// "/a/b" → ["/a/b", "/a", ""]: a cgroup path and every group above it ("" is the root).
+    static func selfAndAncestors(of path: String) -> [String] {
+        var components = path.split(separator: "/").map(String.init)
+        var paths: [String] = []
+        while true {
+            paths.append(components.isEmpty ? "" : "/" + components.joined(separator: "/"))
+            guard !components.isEmpty else { return paths }
+            components.removeLast()
+        }
     }
 
     /// Parses cgroup v2 `cpu.max` ("max 100000" or "150000 100000") into whole CPUs.

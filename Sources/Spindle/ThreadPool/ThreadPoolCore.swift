@@ -23,21 +23,22 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     private var state: ThreadPoolState<WorkItem>
     /// How many items are queued, readable without the lock, so that an idle worker can spin on it.
     private let queuedItems = Atomic(0)
-    /// Set by an immediate shutdown: tasks that start after it are cancelled instead of run.
-    private let cancellingQueued = Atomic(false)
+    /// The futures of tasks submitted and not yet finished, so that an immediate shutdown can
+    /// cancel those that have not started at once, rather than when a worker reaches them.
+    private var unfinished: [ObjectIdentifier: any CancellableIfPending] = [:]
 
     /// Starts `workers` named threads.
     ///
     /// - Throws: ``SpindleError/Code/systemError`` when a thread cannot be created; the threads
     ///   already started are stopped.
     init(workers: Int, name: String) throws(SpindleError) {
-        // One poller per two CPUs at most: on a small machine more would take the CPU that the
-        // submitting thread and the busy workers need.
-        state = ThreadPoolState(maximumSpinning: min(workers, max(1, AvailableCPUs.count / 2)))
+        // Poll only while a CPU is left over for the thread that submits: on 2 CPUs, one worker
+        // polls while none runs. More pollers would take the CPU the busy threads need.
+        state = ThreadPoolState(spinningBudget: max(1, AvailableCPUs.count - 1))
         for index in 0..<workers {
             lock.withLock { state.threadStarting() }
             do {
-                try WorkerThread.start(serving: self, name: "\(name)-\(index)")
+                try WorkerThread.start(serving: self, name: WorkerThread.name(prefix: name, index: index))
             } catch {
                 lock.withLock { state.threadFailedToStart() }
                 beginShutdown(.immediate)
@@ -59,34 +60,51 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
         timeout: Duration?,
         _ body: @escaping @Sendable () async throws -> T
     ) -> Future<T> {
-        guard lock.withLock({ state.beginTask() }) else {
+        let future = Future<T>()
+        let accepted = lock.withLock {
+            guard state.beginTask() else { return false }
+            unfinished[ObjectIdentifier(future)] = future
+            return true
+        }
+        guard accepted else {
             return Future(completedWith: .failure(SpindleError.shutDown()))
         }
-        let future = Future<T>()
         let task = Task(executorPreference: self) {
-            defer { self.endTask() }
-            if self.cancellingQueued.load(ordering: .relaxed) {
-                future.cancel()
+            guard future.markRunning() else {
+                self.endTask(future)
                 return
             }
-            guard future.markRunning() else { return }
+            let result: Result<T, any Error>
             do {
-                future.complete(with: .success(try await body()))
+                result = .success(try await body())
             } catch {
-                future.complete(with: .failure(error))
+                result = .failure(error)
             }
+            // Bookkeeping first, completion last: the awaiting task may submit its next job the
+            // moment the future completes, and this worker should by then count as coming back.
+            self.endTask(future)
+            future.complete(with: result)
         }
         future.setCancelHandler { task.cancel() }
         if let timeout {
-            runAfter(timeout) { [weak future] in
+            let timer = OneShotTimer(after: timeout) { [weak future] in
                 future?.abandon(with: SpindleError.timedOut(after: timeout))
             }
+            future.onComplete { _ in timer.cancel() }
         }
         return future
     }
 
-    private func endTask() {
-        let wakeAll = lock.withLock { state.endTask() }
+    /// How many tasks were ever submitted to this pool.
+    var tasksSubmitted: Int { lock.withLock { state.tasksSubmitted } }
+
+    private func endTask(_ future: some CancellableIfPending) {
+        let onWorker = WorkerThread.isServing(self)
+        let wakeAll = lock.withLock {
+            unfinished[ObjectIdentifier(future)] = nil
+            if onWorker { state.workerReturning() }
+            return state.endTask()
+        }
         if wakeAll { lock.broadcast() }
     }
 
@@ -116,17 +134,23 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     // MARK: Shutting down
 
-    /// Stops accepting tasks; with `.immediate`, tasks that have not started are cancelled. Does not wait.
+    /// Stops accepting tasks; with `.immediate`, tasks that have not started are cancelled at once.
+    /// Does not wait.
     func beginShutdown(_ mode: ShutdownMode) {
-        if mode == .immediate { cancellingQueued.store(true, ordering: .relaxed) }
-        let wakeAll = lock.withLock { state.shutdown() }
+        let (wakeAll, unstarted) = lock.withLock {
+            (state.shutdown(), mode == .immediate ? Array(unfinished.values) : [])
+        }
         if wakeAll { lock.broadcast() }
+        // Outside the lock: cancelling resumes awaiting tasks and runs callbacks, which may call
+        // back into this pool.
+        for future in unstarted { future.cancelIfPending() }
     }
 
     /// Shuts down and waits until every worker thread has exited.
     ///
-    /// Called from a job running on this very pool it does not wait, since the pool could only stop
-    /// once that job has returned; the threads then exit as soon as it has.
+    /// Called from one of this pool's own threads (a job, or code under
+    /// `withTaskExecutorPreference(pool)`) it does not wait, since the pool could only stop once
+    /// that very code has returned; the threads then exit as soon as it has.
     func shutdown(_ mode: ShutdownMode) async {
         beginShutdown(mode)
         guard !WorkerThread.isServing(self) else { return }
@@ -158,6 +182,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
                 item.job.runSynchronously(on: item.executor)
                 maySpin = true
                 lock.lock()
+                state.workerReturned()
             case .spin:
                 lock.unlock()
                 spinForWork()

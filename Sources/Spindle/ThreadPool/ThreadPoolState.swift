@@ -20,19 +20,28 @@ struct ThreadPoolState<Item> {
     private(set) var queue = Deque<Item>()
     /// Tasks submitted through the pool (futures) that have not finished yet.
     private(set) var inFlight = 0
+    /// Tasks ever submitted: what a map's chunking saves shows here.
+    private(set) var tasksSubmitted = 0
     /// Workers asleep on the condition variable.
     private(set) var idleThreads = 0
     /// Workers polling for work that no pushed item has claimed yet. Never more than actually spin:
     /// a push that counts on one of them takes it off this count.
     private(set) var spinningThreads = 0
-    /// How many workers may poll at once; the rest sleep straight away.
-    let maximumSpinning: Int
+    /// Workers running an item.
+    private(set) var runningThreads = 0
+    /// Workers whose job has just finished and that will look at the queue again without being
+    /// woken; like spinners, a push may count on one of them.
+    private(set) var returningThreads = 0
+    /// An idle worker may poll only while fewer workers than this are running or polling; the
+    /// others sleep straight away. Polling takes a CPU, and the thread that submits work and the
+    /// workers that run it need theirs.
+    let spinningBudget: Int
     private(set) var liveThreads = 0
     private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
 
-    /// - Parameter maximumSpinning: how many idle workers may poll for work at once (0: none).
-    init(maximumSpinning: Int = 1) {
-        self.maximumSpinning = maximumSpinning
+    /// - Parameter spinningBudget: see ``spinningBudget``; 0 means no worker ever polls.
+    init(spinningBudget: Int = 1) {
+        self.spinningBudget = spinningBudget
     }
 
     /// Counts a worker thread about to start.
@@ -69,6 +78,10 @@ struct ThreadPoolState<Item> {
             spinningThreads -= 1
             return .none
         }
+        if returningThreads > 0 {
+            returningThreads -= 1
+            return .none
+        }
         return idleThreads > 0 ? .wakeOne : .none
     }
 
@@ -76,6 +89,7 @@ struct ThreadPoolState<Item> {
     mutating func beginTask() -> Bool {
         guard phase == .running else { return false }
         inFlight += 1
+        tasksSubmitted += 1
         return true
     }
 
@@ -112,9 +126,12 @@ struct ThreadPoolState<Item> {
     ///
     /// - Parameter maySpin: whether the worker may poll; a worker that just polled in vain should sleep.
     mutating func nextForWorker(maySpin: Bool) -> WorkerAction {
-        if let item = queue.popFirst() { return .run(item) }
+        if let item = queue.popFirst() {
+            runningThreads += 1
+            return .run(item)
+        }
         guard phase == .stopping else {
-            if maySpin && spinningThreads < maximumSpinning {
+            if maySpin && spinningThreads + runningThreads < spinningBudget {
                 spinningThreads += 1
                 return .spin
             }
@@ -125,6 +142,19 @@ struct ThreadPoolState<Item> {
         guard liveThreads == 0 else { return .exit([]) }
         defer { stopWaiters = [] }
         return .exit(stopWaiters)
+    }
+
+    /// Counts a worker whose job is about to finish (its future is about to complete) as one that
+    /// will look at the queue again by itself. Call it only from a worker thread.
+    mutating func workerReturning() {
+        returningThreads += 1
+    }
+
+    /// Takes back ``WorkerAction/run(_:)`` (and ``workerReturning()``) once the worker is back.
+    mutating func workerReturned() {
+        runningThreads -= 1
+        // As with spinners, the returning count only ever errs low.
+        returningThreads = max(0, returningThreads - 1)
     }
 
     /// Takes back ``WorkerAction/spin`` unless a push already claimed this worker.

@@ -47,6 +47,14 @@ enum WorkerThread {
         pthread_detach(thread)
     }
 
+    /// "prefix-index", cut to the 15 bytes Linux keeps by shortening the prefix, never the index.
+    static func name(prefix: String, index: Int) -> String {
+        let suffix = "-\(index)"
+        var kept = Substring(prefix)
+        while kept.utf8.count + suffix.utf8.count > 15 { kept = kept.dropLast() }
+        return kept + suffix
+    }
+
     /// Whether the calling thread is a worker of `core`.
     static func isServing(_ core: ThreadPoolCore) -> Bool {
         pthread_getspecific(poolKey) == Unmanaged.passUnretained(core).toOpaque()

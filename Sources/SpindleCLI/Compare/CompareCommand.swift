@@ -47,16 +47,29 @@ struct CompareCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cpus = AvailableCPUs.count
+        let rows = try await runComparison()
+        let conclusions = conclusions(for: rows, cpus: cpus)
+        print(json ? try jsonReport(rows: rows, conclusions: conclusions, cpus: cpus) : report(rows: rows, conclusions: conclusions, cpus: cpus))
+    }
+
+    /// The workloads asked for, each once, in the order given.
+    var distinctWorkloads: [Workload] {
+        var seen = Set<Workload>()
+        return workloads.filter { seen.insert($0).inserted }
+    }
+
+    /// Runs every workload on every worker count and returns the measured rows.
+    func runComparison() async throws -> [ComparisonRow] {
         let workerCounts = Array(Set(workers)).sorted()
-        var progress = ProgressReporter(total: workloads.count * workerCounts.count)
+        var progress = ProgressReporter(total: distinctWorkloads.count * workerCounts.count)
         let fixture =
-            workloads.contains(.read)
+            distinctWorkloads.contains(.read)
             ? try ReadFixture(count: tasks, size: readMebibytes << 20, parent: readDirectory) : nil
         defer { fixture?.remove() }
         let spinIterations = SpinJob.calibrate(for: .milliseconds(taskMilliseconds))
 
         var rows: [ComparisonRow] = []
-        for workload in workloads {
+        for workload in distinctWorkloads {
             var baseline: Double?
             for count in workerCounts {
                 let label = "\(workload.rawValue) × \(count) worker\(count == 1 ? "" : "s")"
@@ -74,13 +87,13 @@ struct CompareCommand: AsyncParsableCommand {
                 progress.finished(label, result: "\(Verdict.format(wall)) s")
             }
         }
-        let conclusions = workloads.map { workload in
+        return rows
+    }
+
+    /// One sentence per workload.
+    func conclusions(for rows: [ComparisonRow], cpus: Int) -> [String] {
+        distinctWorkloads.map { workload in
             Verdict.conclude(rows.filter { $0.workload == workload }, cpus: cpus)
-        }
-        if json {
-            try printJSON(rows: rows, conclusions: conclusions, cpus: cpus)
-        } else {
-            print(report(rows: rows, conclusions: conclusions, cpus: cpus))
         }
     }
 
@@ -119,7 +132,7 @@ struct CompareCommand: AsyncParsableCommand {
                 Verdict.format(row.usage.cpuPerWall), "×" + Verdict.format(row.speedup),
             ])
         }
-        let sizes = workloads.map { workload -> String in
+        let sizes = distinctWorkloads.map { workload -> String in
             switch workload {
             case .cpu: "cpu \(taskMilliseconds) ms of computing"
             case .sleep: "sleep \(taskMilliseconds) ms"
@@ -136,7 +149,7 @@ struct CompareCommand: AsyncParsableCommand {
             """
     }
 
-    private func printJSON(rows: [ComparisonRow], conclusions: [String], cpus: Int) throws {
+    func jsonReport(rows: [ComparisonRow], conclusions: [String], cpus: Int) throws -> String {
         struct Output: Encodable {
             var cpus: Int
             var runs: [Run]
@@ -159,7 +172,7 @@ struct CompareCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(Output(cpus: cpus, runs: runs, conclusions: conclusions))
-        print(String(decoding: data, as: UTF8.self))
+        return String(decoding: data, as: UTF8.self)
     }
 }
 

@@ -160,7 +160,7 @@ struct FutureWaitingTests {
     }
 
     /// Regression: a negative timeout shorter than a second used to trap in
-    /// `Duration.clampedNanoseconds` (via `runAfter`) instead of timing out at once.
+    /// `Duration.clampedNanoseconds` (via `OneShotTimer`) instead of timing out at once.
     @Test func waitWithNegativeTimeoutReturnsInsteadOfCrashing() async {
         await #expect(processExitsWith: .success) {
             let (done, pending) = await Future.wait([Future<Int>()], timeout: .milliseconds(-1))

@@ -66,3 +66,11 @@ import Testing
         #expect(status.hasPrefix("Name:"))
     }
 }
+
+@Suite struct CgroupPathTests {
+    @Test func pathsGoUpToTheRoot() {
+        #expect(AvailableCPUs.selfAndAncestors(of: "/kubepods/pod1/ctr") == ["/kubepods/pod1/ctr", "/kubepods/pod1", "/kubepods", ""])
+        #expect(AvailableCPUs.selfAndAncestors(of: "/") == [""])
+        #expect(AvailableCPUs.selfAndAncestors(of: "") == [""])
+    }
+}

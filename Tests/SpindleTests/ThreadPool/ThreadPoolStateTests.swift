@@ -5,8 +5,8 @@ import Testing
 @Suite struct ThreadPoolStateTests {
     typealias State = ThreadPoolState<Int>
 
-    private func makeState(threads: Int, maximumSpinning: Int = 1) -> State {
-        var state = State(maximumSpinning: maximumSpinning)
+    private func makeState(threads: Int, spinningBudget: Int = 1) -> State {
+        var state = State(spinningBudget: spinningBudget)
         for _ in 0..<threads { state.threadStarting() }
         return state
     }
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func onlyAsManyWorkersSpinAsAllowed() {
-        var state = makeState(threads: 3, maximumSpinning: 1)
+        var state = makeState(threads: 3, spinningBudget: 1)
         let first = next(&state)
         let second = next(&state)
         #expect(first == .spin)
@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func aBurstClaimsTheSpinnerThenWakesSleepers() {
-        var state = makeState(threads: 3, maximumSpinning: 1)
+        var state = makeState(threads: 3, spinningBudget: 1)
         _ = next(&state)  // spins
         _ = next(&state)  // sleeps
         _ = next(&state)  // sleeps
@@ -121,8 +121,37 @@ import Testing
         #expect(state.spinningThreads == 0)
     }
 
+    @Test func noSpinningWhileTheBudgetIsTakenByRunningWorkers() {
+        var state = makeState(threads: 2, spinningBudget: 1)
+        _ = state.push(1)
+        let first = next(&state)
+        #expect(first == .run(1))
+        let second = next(&state)
+        #expect(second == .sleep, "with one CPU's worth of budget, a worker runs and the other sleeps")
+        state.wokeUp()
+        state.workerReturned()
+        let third = next(&state)
+        #expect(third == .spin, "once nobody runs, an idle worker may poll")
+    }
+
+    @Test func aReturningWorkerIsCountedOnInsteadOfWakingASleeper() {
+        var state = makeState(threads: 2, spinningBudget: 1)
+        _ = state.push(1)
+        _ = next(&state)                      // worker A runs item 1
+        _ = next(&state, maySpin: false)      // worker B sleeps
+        state.workerReturning()               // A's job is completing its future
+        let action = state.push(2)
+        #expect(action == .none, "A will look at the queue by itself")
+        state.workerReturned()
+        let told = next(&state)
+        #expect(told == .run(2))
+        state.workerReturned()
+        let action2 = state.push(3)
+        #expect(action2 == .wakeOne, "nobody is returning or polling now, and B sleeps")
+    }
+
     @Test func noSpinningWhenNotAllowed() {
-        var state = makeState(threads: 1, maximumSpinning: 0)
+        var state = makeState(threads: 1, spinningBudget: 0)
         let told = next(&state)
         #expect(told == .sleep)
     }
@@ -130,7 +159,10 @@ import Testing
     @Test func workersTakeItemsInFIFOOrder() {
         var state = makeState(threads: 1)
         for item in 1...5 { _ = state.push(item) }
-        let taken = (0..<5).map { _ in next(&state) }
+        let taken = (0..<5).map { _ in
+            defer { state.workerReturned() }
+            return next(&state)
+        }
         #expect(taken == (1...5).map { .run($0) })
         let told = next(&state)
         #expect(told == .spin)

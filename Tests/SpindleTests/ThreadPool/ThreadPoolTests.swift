@@ -49,10 +49,10 @@ struct ThreadPoolTests {
         await pool.shutdown()
     }
 
-    @Test func longNamesAreCutToFifteenBytes() async throws {
-        // "tplongnamexyzw-0" is 16 bytes; Linux keeps 15.
+    @Test func longNamesAreCutToFifteenBytesKeepingTheIndex() async throws {
+        // "tplongnamexyzw-0" is 16 bytes; Linux keeps 15, so the prefix gives way, not the index.
         let pool = try ThreadPool(workers: 1, name: "tplongnamexyzw")
-        #expect(try await pool.submit(ThreadName(), 0).value == "tplongnamexyzw-")
+        #expect(try await pool.submit(ThreadName(), 0).value == "tplongnamexyz-0")
         await pool.shutdown()
     }
 
@@ -126,7 +126,7 @@ struct ThreadPoolTests {
     }
 
     /// Regression: a negative timeout shorter than a second used to trap in
-    /// `Duration.clampedNanoseconds` (via `runAfter`) instead of timing out at once.
+    /// `Duration.clampedNanoseconds` (via `OneShotTimer`) instead of timing out at once.
     @Test func negativeTimeoutDoesNotCrash() async {
         await #expect(processExitsWith: .success) {
             let pool = try ThreadPool(workers: 1, name: "tpnegative")
@@ -268,5 +268,35 @@ struct ThreadPoolTests {
             try await gate.value
             return currentThreadName()
         }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct ThreadPoolChunkingTests {
+    @Test func aMillionItemsAreFarFewerTasks() async throws {
+        let pool = try ThreadPool(workers: 2, name: "tpchunks")
+        var count = 0
+        for try await _ in pool.map(Square(), 0..<1_000_000) { count += 1 }
+        #expect(count == 1_000_000)
+        let tasks = pool.core.tasksSubmitted
+        // Chunks aim at ~2 ms of work, so their number depends on how fast items run (a debug build
+        // under ThreadSanitizer runs them ~100× slower than release); 20,000 leaves room for that
+        // and still means chunks of 50 items and more.
+        #expect(tasks < 20_000, "a million trivial items took \(tasks) queue operations")
+        await pool.shutdown()
+    }
+
+    @Test func aForcedChunkSizeIsExact() async throws {
+        let pool = try ThreadPool(workers: 2, name: "tpchunkf")
+        #expect(try await collect(pool.map(Square(), 0..<1_000, chunkSize: 7)).count == 1_000)
+        #expect(pool.core.tasksSubmitted == 143, "1,000 items in chunks of 7 are 143 tasks")
+        #expect(try await collect(pool.map(Square(), 0..<10, chunkSize: 1 << 40)) == (0..<10).map { $0 * $0 })
+        await pool.shutdown()
+    }
+
+    @Test func threadNamesKeepTheirIndex() {
+        #expect(WorkerThread.name(prefix: "spindle", index: 3) == "spindle-3")
+        #expect(WorkerThread.name(prefix: "averyverylongprefix", index: 12) == "averyverylon-12")
+        #expect(WorkerThread.name(prefix: "pool", index: 4095).utf8.count <= 15)
     }
 }
