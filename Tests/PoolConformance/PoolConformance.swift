@@ -180,7 +180,9 @@ public struct PoolConformance<P: Pool>: Sendable {
             // failing; those that still got in are queued behind the workers like the others.
             while true {
                 let probe = pool.submit(Square(), 0)
-                if case .failure(let error as SpindleError)? = probe.currentResult, error.code == .poolShutDown { break }
+                if case .failure(let error as SpindleError)? = probe.currentResult, error.code == .poolShutDown {
+                    break
+                }
                 queued.append(probe)
                 try await Task.sleep(for: .milliseconds(1))
             }

@@ -22,7 +22,9 @@ struct CompareCommandTests {
 
         let conclusions = command.conclusions(for: rows, cpus: 2)
         #expect(conclusions.count == 3)
-        #expect(conclusions[0].hasPrefix("sleep:") && conclusions[1].hasPrefix("read:") && conclusions[2].hasPrefix("cpu:"))
+        #expect(
+            conclusions[0].hasPrefix("sleep:") && conclusions[1].hasPrefix("read:") && conclusions[2].hasPrefix("cpu:")
+        )
 
         let text = command.report(rows: rows, conclusions: conclusions, cpus: 2)
         #expect(text.contains("workload  workers  wall s"))

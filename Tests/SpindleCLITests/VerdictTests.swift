@@ -3,11 +3,20 @@ import Spindle
 import Testing
 
 @Suite struct VerdictTests {
-    private func row(_ workload: Workload, _ workers: Int, wall: Double, cpu: Double, speedup: Double) -> ComparisonRow {
+    private func row(_ workload: Workload, _ workers: Int, wall: Double, cpu: Double, speedup: Double) -> ComparisonRow
+    {
         ComparisonRow(
-            workload: workload, backend: "threads", workers: workers, tasks: 32,
-            usage: ResourceUsage(wall: .milliseconds(Int64(wall * 1000)), user: .milliseconds(Int64(cpu * 1000)), system: .zero),
-            speedup: speedup)
+            workload: workload,
+            backend: "threads",
+            workers: workers,
+            tasks: 32,
+            usage: ResourceUsage(
+                wall: .milliseconds(Int64(wall * 1000)),
+                user: .milliseconds(Int64(cpu * 1000)),
+                system: .zero
+            ),
+            speedup: speedup
+        )
     }
 
     @Test func cpuBoundWorkPlateausAtTheCores() {

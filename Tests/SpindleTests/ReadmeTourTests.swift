@@ -44,7 +44,7 @@ struct ReadmeTourTests {
 
     @Test func aMapKeepsItsPoolAlive() async throws {
         func squares() throws -> MapResults<Int> {
-            try ThreadPool(workers: 2).map(Square(), 0..<50_000)   // the pool itself is dropped here
+            try ThreadPool(workers: 2).map(Square(), 0..<50_000)  // the pool itself is dropped here
         }
         let outputs = try await collect(try squares())
         #expect(outputs == (0..<50_000).map { $0 * $0 })

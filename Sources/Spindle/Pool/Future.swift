@@ -1,6 +1,5 @@
 import Synchronization
 
-
 /// The eventual result of one task submitted to a ``Pool``: await it, wait for it, cancel it.
 ///
 /// A future is created by `submit` and completed exactly once, by the pool. Any number of tasks may

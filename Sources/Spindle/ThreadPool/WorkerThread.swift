@@ -32,14 +32,19 @@ enum WorkerThread {
         _ = poolKey
         let context = Unmanaged.passRetained(Context(core: core, name: name)).toOpaque()
         var thread = pthread_t()
-        let err = pthread_create(&thread, nil, { argument in
-            let context = Unmanaged<Context>.fromOpaque(argument!).takeRetainedValue()
-            _ = spindle_set_thread_name(context.name)
-            pthread_setspecific(WorkerThread.poolKey, Unmanaged.passUnretained(context.core).toOpaque())
-            context.core.serve()
-            pthread_setspecific(WorkerThread.poolKey, nil)
-            return nil
-        }, context)
+        let err = pthread_create(
+            &thread,
+            nil,
+            { argument in
+                let context = Unmanaged<Context>.fromOpaque(argument!).takeRetainedValue()
+                _ = spindle_set_thread_name(context.name)
+                pthread_setspecific(WorkerThread.poolKey, Unmanaged.passUnretained(context.core).toOpaque())
+                context.core.serve()
+                pthread_setspecific(WorkerThread.poolKey, nil)
+                return nil
+            },
+            context
+        )
         guard err == 0 else {
             Unmanaged<Context>.fromOpaque(context).release()
             throw SpindleError(.systemError, "pthread_create failed for \(name): \(String(cString: strerror(err)))")

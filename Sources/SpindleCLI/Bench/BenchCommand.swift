@@ -37,7 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Benchmarks to run, comma-separated: map, latency, cpu, io (all by default).")
     var only: String = "map,latency,cpu,io"
 
-    private var selected: Set<String> { Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+    private var selected: Set<String> {
+        Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
 
     func validate() throws {
         guard items >= 1, submits >= 10, rounds >= 1, pythonItems >= 1 else {
@@ -54,82 +56,119 @@ struct BenchCommand: AsyncParsableCommand {
         let pool = try ThreadPool(workers: cpus)
         // 1. Throughput of a map of no-op items.
         if selected.contains("map") {
-        note("map of \(items) no-op items, \(rounds) rounds")
-        var spindleBest = Double.infinity, groupBest = Double.infinity, performBest = Double.infinity
-        for _ in 0..<rounds {
-            spindleBest = min(spindleBest, try await timed { for try await _ in pool.map(NoOpJob(), 0..<items) {} })
-            groupBest = min(groupBest, await timed { await taskGroupMap(items) })
-            performBest = min(performBest, timed { concurrentPerformMap(items) })
-        }
-        spindleRate = Double(items) / spindleBest
-        lines.append(["map, no-op items/s", "ThreadPool.map", rate(spindleRate), "", ""])
-        lines.append(["", "TaskGroup, 1 child/item", rate(Double(items) / groupBest), "×" + ratio(groupBest / spindleBest), "≥ ×10"])
-        lines.append(["", "concurrentPerform", rate(Double(items) / performBest), "×" + ratio(performBest / spindleBest), "(report)"])
+            note("map of \(items) no-op items, \(rounds) rounds")
+            var spindleBest = Double.infinity, groupBest = Double.infinity, performBest = Double.infinity
+            for _ in 0..<rounds {
+                spindleBest = min(spindleBest, try await timed { for try await _ in pool.map(NoOpJob(), 0..<items) {} })
+                groupBest = min(groupBest, await timed { await taskGroupMap(items) })
+                performBest = min(performBest, timed { concurrentPerformMap(items) })
+            }
+            spindleRate = Double(items) / spindleBest
+            lines.append(["map, no-op items/s", "ThreadPool.map", rate(spindleRate), "", ""])
+            lines.append([
+                "", "TaskGroup, 1 child/item", rate(Double(items) / groupBest), "×" + ratio(groupBest / spindleBest),
+                "≥ ×10",
+            ])
+            lines.append([
+                "", "concurrentPerform", rate(Double(items) / performBest), "×" + ratio(performBest / spindleBest),
+                "(report)",
+            ])
 
         }
 
         // 2. Latency of one submit → value round trip.
         if selected.contains("latency") {
-        note("\(submits) submit → value round trips")
-        var spindleLatency: [Double] = [], detachedLatency: [Double] = []
-        spindleLatency.reserveCapacity(submits)
-        detachedLatency.reserveCapacity(submits)
-        for i in 0..<submits {
-            let start = ContinuousClock.now
-            _ = try await pool.submit(NoOpJob(), i).value
-            spindleLatency.append((ContinuousClock.now - start).seconds * 1e6)
-            let start2 = ContinuousClock.now
-            _ = await Task.detached { i }.value
-            detachedLatency.append((ContinuousClock.now - start2).seconds * 1e6)
-        }
-        let (spindle50, p99) = percentiles(spindleLatency)
-        p50 = spindle50
-        let (d50, d99) = percentiles(detachedLatency)
-        lines.append(["submit → value µs", "ThreadPool p50 / p99", "\(ratio(p50)) / \(ratio(p99))", "", "p50 ≤ 15"])
-        lines.append(["", "Task.detached p50 / p99", "\(ratio(d50)) / \(ratio(d99))", "×" + ratio(d50 / p50), ""])
+            note("\(submits) submit → value round trips")
+            var spindleLatency: [Double] = [], detachedLatency: [Double] = []
+            spindleLatency.reserveCapacity(submits)
+            detachedLatency.reserveCapacity(submits)
+            for i in 0..<submits {
+                let start = ContinuousClock.now
+                _ = try await pool.submit(NoOpJob(), i).value
+                spindleLatency.append((ContinuousClock.now - start).seconds * 1e6)
+                let start2 = ContinuousClock.now
+                _ = await Task.detached { i }.value
+                detachedLatency.append((ContinuousClock.now - start2).seconds * 1e6)
+            }
+            let (spindle50, p99) = percentiles(spindleLatency)
+            p50 = spindle50
+            let (d50, d99) = percentiles(detachedLatency)
+            lines.append(["submit → value µs", "ThreadPool p50 / p99", "\(ratio(p50)) / \(ratio(p99))", "", "p50 ≤ 15"])
+            lines.append(["", "Task.detached p50 / p99", "\(ratio(d50)) / \(ratio(d99))", "×" + ratio(d50 / p50), ""])
 
         }
         await pool.shutdown()
 
         // 3. CPU-bound: 16 jobs of 0.1 s on 1 and 2 workers.
         if selected.contains("cpu") {
-        note("16 CPU-bound jobs of 0.1 s on 1 and 2 workers")
-        let iterations = SpinJob.calibrate(for: .milliseconds(100))
-        var one = Double.infinity, two = Double.infinity
-        for _ in 0..<max(1, rounds - 1) {
-            one = min(one, try await timedPool(workers: 1) { pool in
-                for try await _ in pool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
-            })
-            two = min(two, try await timedPool(workers: 2) { pool in
-                for try await _ in pool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
-            })
-        }
-        lines.append(["CPU 16 × 0.1 s, wall s", "1 worker → 2 workers", "\(ratio(one)) → \(ratio(two))", "×" + ratio(one / two), "≥ ×1.9"])
+            note("16 CPU-bound jobs of 0.1 s on 1 and 2 workers")
+            let iterations = SpinJob.calibrate(for: .milliseconds(100))
+            var one = Double.infinity, two = Double.infinity
+            for _ in 0..<max(1, rounds - 1) {
+                one = min(
+                    one,
+                    try await timedPool(workers: 1) { pool in
+                        for try await _ in pool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
+                    }
+                )
+                two = min(
+                    two,
+                    try await timedPool(workers: 2) { pool in
+                        for try await _ in pool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
+                    }
+                )
+            }
+            lines.append([
+                "CPU 16 × 0.1 s, wall s", "1 worker → 2 workers", "\(ratio(one)) → \(ratio(two))",
+                "×" + ratio(one / two), "≥ ×1.9",
+            ])
 
         }
 
         // 4. I/O-bound: 64 blocking sleeps of 20 ms on 64 workers.
         if selected.contains("io") {
-        note("64 blocking sleeps of 20 ms on 64 workers")
-        var sleepBest = Double.infinity
-        for _ in 0..<rounds {
-            sleepBest = min(sleepBest, try await timedPool(workers: 64) { pool in
-                for try await _ in pool.map(SleepJob(milliseconds: 20), 0..<64, chunkSize: 1) {}
-            })
-        }
-        lines.append(["I/O 64 × 20 ms sleeps", "64 workers, wall ms", ratio(sleepBest * 1000), "+\(ratio((sleepBest / 0.020 - 1) * 100))%", "≤ +10%"])
+            note("64 blocking sleeps of 20 ms on 64 workers")
+            var sleepBest = Double.infinity
+            for _ in 0..<rounds {
+                sleepBest = min(
+                    sleepBest,
+                    try await timedPool(workers: 64) { pool in
+                        for try await _ in pool.map(SleepJob(milliseconds: 20), 0..<64, chunkSize: 1) {}
+                    }
+                )
+            }
+            lines.append([
+                "I/O 64 × 20 ms sleeps", "64 workers, wall ms", ratio(sleepBest * 1000),
+                "+\(ratio((sleepBest / 0.020 - 1) * 100))%", "≤ +10%",
+            ])
 
         }
 
         // 5. Python, in the same run.
         if !noPython {
             note("Python ThreadPoolExecutor (\(pythonItems) items, \(submits / 4) submits, GIL check)")
-            switch PythonBaseline.run(mapItems: pythonItems, submits: submits / 4, cpuJobs: 16, cpuSeconds: 0.1, workers: cpus) {
+            switch PythonBaseline.run(
+                mapItems: pythonItems,
+                submits: submits / 4,
+                cpuJobs: 16,
+                cpuSeconds: 0.1,
+                workers: cpus
+            ) {
             case .success(let python):
-                lines.append(["Python ThreadPoolExecutor", "map items/s", rate(python.mapItemsPerSecond), "×" + ratio(spindleRate / python.mapItemsPerSecond), "≥ ×50"])
-                lines.append(["", "submit → result p50 / p99 µs", "\(ratio(python.submitP50Microseconds)) / \(ratio(python.submitP99Microseconds))", "×" + ratio(python.submitP50Microseconds / p50), ""])
+                lines.append([
+                    "Python ThreadPoolExecutor", "map items/s", rate(python.mapItemsPerSecond),
+                    "×" + ratio(spindleRate / python.mapItemsPerSecond), "≥ ×50",
+                ])
+                lines.append([
+                    "", "submit → result p50 / p99 µs",
+                    "\(ratio(python.submitP50Microseconds)) / \(ratio(python.submitP99Microseconds))",
+                    "×" + ratio(python.submitP50Microseconds / p50), "",
+                ])
                 if let pyOne = python.cpuOneWorkerSeconds, let pyTwo = python.cpuTwoWorkersSeconds {
-                    lines.append(["", "CPU 16 × 0.1 s, 1 → 2 threads", "\(ratio(pyOne)) → \(ratio(pyTwo))", "×" + ratio(pyOne / pyTwo), "(GIL)"])
+                    lines.append([
+                        "", "CPU 16 × 0.1 s, 1 → 2 threads", "\(ratio(pyOne)) → \(ratio(pyTwo))",
+                        "×" + ratio(pyOne / pyTwo), "(GIL)",
+                    ])
                 }
             case .failure(let error):
                 lines.append(["Python ThreadPoolExecutor", "skipped", error.description, "", ""])

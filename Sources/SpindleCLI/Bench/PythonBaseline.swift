@@ -60,10 +60,14 @@ enum PythonBaseline {
         """#
 
     /// Runs the script; `nil` (with a reason) when Python is missing or fails.
-    static func run(mapItems: Int, submits: Int, cpuJobs: Int, cpuSeconds: Double, workers: Int) -> Result<Results, BenchError> {
+    static func run(mapItems: Int, submits: Int, cpuJobs: Int, cpuSeconds: Double, workers: Int) -> Result<
+        Results, BenchError
+    > {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, "\(mapItems)", "\(submits)", "\(cpuJobs)", "\(cpuSeconds)", "\(workers)"]
+        process.arguments = [
+            "python3", "-c", script, "\(mapItems)", "\(submits)", "\(cpuJobs)", "\(cpuSeconds)", "\(workers)",
+        ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

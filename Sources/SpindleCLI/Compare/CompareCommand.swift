@@ -49,7 +49,11 @@ struct CompareCommand: AsyncParsableCommand {
         let cpus = AvailableCPUs.count
         let rows = try await runComparison()
         let conclusions = conclusions(for: rows, cpus: cpus)
-        print(json ? try jsonReport(rows: rows, conclusions: conclusions, cpus: cpus) : report(rows: rows, conclusions: conclusions, cpus: cpus))
+        print(
+            json
+                ? try jsonReport(rows: rows, conclusions: conclusions, cpus: cpus)
+                : report(rows: rows, conclusions: conclusions, cpus: cpus)
+        )
     }
 
     /// The workloads asked for, each once, in the order given.
@@ -74,15 +78,25 @@ struct CompareCommand: AsyncParsableCommand {
             for count in workerCounts {
                 let label = "\(workload.rawValue) × \(count) worker\(count == 1 ? "" : "s")"
                 progress.starting(label)
-                let usage = try await measure(workload, workers: count, spinIterations: spinIterations, fixture: fixture)
+                let usage = try await measure(
+                    workload,
+                    workers: count,
+                    spinIterations: spinIterations,
+                    fixture: fixture
+                )
                 let wall = usage.wall.seconds
                 // Speedups are over the smallest worker count tried (normally 1).
                 if baseline == nil { baseline = wall }
                 let speedup = (baseline ?? wall) / max(wall, 1e-9)
                 rows.append(
                     ComparisonRow(
-                        workload: workload, backend: "threads", workers: count, tasks: tasks, usage: usage,
-                        speedup: speedup)
+                        workload: workload,
+                        backend: "threads",
+                        workers: count,
+                        tasks: tasks,
+                        usage: usage,
+                        speedup: speedup
+                    )
                 )
                 progress.finished(label, result: "\(Verdict.format(wall)) s")
             }
@@ -163,11 +177,18 @@ struct CompareCommand: AsyncParsableCommand {
         }
         let runs = rows.map { row in
             Run(
-                workload: row.workload.rawValue, backend: row.backend, workers: row.workers, tasks: row.tasks,
-                wallSeconds: row.usage.wall.seconds, userSeconds: row.usage.user.seconds,
-                systemSeconds: row.usage.system.seconds, cpuPerWall: row.usage.cpuPerWall, speedup: row.speedup,
+                workload: row.workload.rawValue,
+                backend: row.backend,
+                workers: row.workers,
+                tasks: row.tasks,
+                wallSeconds: row.usage.wall.seconds,
+                userSeconds: row.usage.user.seconds,
+                systemSeconds: row.usage.system.seconds,
+                cpuPerWall: row.usage.cpuPerWall,
+                speedup: row.speedup,
                 voluntaryContextSwitches: row.usage.voluntaryContextSwitches,
-                involuntaryContextSwitches: row.usage.involuntaryContextSwitches)
+                involuntaryContextSwitches: row.usage.involuntaryContextSwitches
+            )
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -32,7 +32,8 @@ enum Verdict {
         }
         // Most of the CPUs busy: the work computes, and the cores are the limit.
         if peakCPU >= 0.6 * Double(cpus) {
-            var sentence = "\(name): computes. Best \(bestText); CPU-s per s peaks at \(format(peakCPU)) of \(cpus) CPUs"
+            var sentence =
+                "\(name): computes. Best \(bestText); CPU-s per s peaks at \(format(peakCPU)) of \(cpus) CPUs"
             if most.workers > cpus && most.speedup < best.speedup * 1.1 {
                 sentence += ", so past \(cpus) workers the threads only take turns on the same cores"
             }
@@ -44,7 +45,8 @@ enum Verdict {
         // Little CPU used, yet more workers help: the threads wait, and waiting overlaps.
         if best.speedup >= 1.5 {
             let perWorker = best.speedup / Double(best.workers)
-            var sentence = "\(name): waits. Best \(bestText) while using only \(format(peakCPU)) CPU-s per s: "
+            var sentence =
+                "\(name): waits. Best \(bestText) while using only \(format(peakCPU)) CPU-s per s: "
                 + "threads spend their time waiting, so more workers than cores pay off"
             if perWorker < 0.5 {
                 sentence += " until something else (the device, the queue) saturates"

@@ -35,7 +35,8 @@ struct FutureWaitingTests {
     /// Whether the wait behind `returned` returns within a generous bound. A wait that never
     /// returns ignores cancellation, so a time limit alone could not end the test: this records the
     /// failure instead (a passing run never waits that long).
-    private func returnsSoon(_ returned: Future<Void>, sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
+    private func returnsSoon(_ returned: Future<Void>, sourceLocation: SourceLocation = #_sourceLocation) async -> Bool
+    {
         let (_, pending) = await Future.wait([returned], until: .allCompleted, timeout: .seconds(30))
         #expect(pending.isEmpty, "cancelling the waiting task did not end the wait", sourceLocation: sourceLocation)
         return pending.isEmpty

@@ -42,7 +42,9 @@ struct MapResultsTests {
 
             /// Completes the chunk with every input doubled.
             func complete() {
-                future.complete(with: .success(ChunkOutcome(outputs: inputs.map { 2 * $0 }, failure: nil, busyNanoseconds: 0)))
+                future.complete(
+                    with: .success(ChunkOutcome(outputs: inputs.map { 2 * $0 }, failure: nil, busyNanoseconds: 0))
+                )
             }
         }
 
@@ -163,8 +165,13 @@ struct MapResultsTests {
         let backend = ManualBackend()
         let consumer = Task {
             // One call of next(): it starts chunks, then waits for the oldest.
-            var iterator = map(0..<100, MapOptions(chunking: .fixed(1), runAhead: runAhead), workers: workers, on: backend)
-                .makeAsyncIterator()
+            var iterator = map(
+                0..<100,
+                MapOptions(chunking: .fixed(1), runAhead: runAhead),
+                workers: workers,
+                on: backend
+            )
+            .makeAsyncIterator()
             return try await iterator.next()
         }
         var started = backend.started.makeAsyncIterator()
@@ -231,7 +238,9 @@ struct MapResultsTests {
     func cancellingTheConsumerCancelsTheChunksInFlight(order: MapOptions.Order) async {
         let backend = ManualBackend()
         let consumer = Task {
-            await asyncResult { try await collect(map(0..<10, MapOptions(order: order, chunking: .fixed(1), runAhead: 2), on: backend)) }
+            await asyncResult {
+                try await collect(map(0..<10, MapOptions(order: order, chunking: .fixed(1), runAhead: 2), on: backend))
+            }
         }
         var started = backend.started.makeAsyncIterator()
         let chunks = [await started.next()!, await started.next()!]

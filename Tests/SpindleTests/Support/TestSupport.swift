@@ -23,11 +23,16 @@ func startPlainThread(_ body: @escaping @Sendable () -> Void) {
     }
     let context = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    let err = pthread_create(&thread, nil, { argument in
-        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-        box.body()
-        return nil
-    }, context)
+    let err = pthread_create(
+        &thread,
+        nil,
+        { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            box.body()
+            return nil
+        },
+        context
+    )
     precondition(err == 0, "pthread_create failed: \(err)")
     pthread_detach(thread)
 }

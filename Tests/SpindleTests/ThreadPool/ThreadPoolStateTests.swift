@@ -137,9 +137,9 @@ import Testing
     @Test func aReturningWorkerIsCountedOnInsteadOfWakingASleeper() {
         var state = makeState(threads: 2, spinningBudget: 1)
         _ = state.push(1)
-        _ = next(&state)                      // worker A runs item 1
-        _ = next(&state, maySpin: false)      // worker B sleeps
-        state.workerReturning()               // A's job is completing its future
+        _ = next(&state)  // worker A runs item 1
+        _ = next(&state, maySpin: false)  // worker B sleeps
+        state.workerReturning()  // A's job is completing its future
         let action = state.push(2)
         #expect(action == .none, "A will look at the queue by itself")
         state.workerReturned()

@@ -165,10 +165,14 @@ struct ThreadPoolTests {
 
         var outputs: [Int] = []
         await expectTestError(TestError(id: 3)) {
-            for try await y in pool.map(1...5, chunkSize: 2, { x in
-                if x == 3 { throw TestError(id: x) }
-                return x
-            }) { outputs.append(y) }
+            for try await y in pool.map(
+                1...5,
+                chunkSize: 2,
+                { x in
+                    if x == 3 { throw TestError(id: x) }
+                    return x
+                }
+            ) { outputs.append(y) }
         }
         #expect(outputs == [1, 2])
 
