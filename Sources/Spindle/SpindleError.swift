@@ -37,11 +37,11 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
 
         public var description: String {
             switch storage {
-            case .poolShutDown: "pool shut down"
+            case .poolShutDown: "poolShutDown"
             case .cancelled: "cancelled"
-            case .timedOut: "timed out"
-            case .invalidArgument: "invalid argument"
-            case .systemError: "system error"
+            case .timedOut: "timedOut"
+            case .invalidArgument: "invalidArgument"
+            case .systemError: "systemError"
             }
         }
     }
