@@ -11,6 +11,7 @@ import DequeModule
 /// for try await y in pool.map(Square(), 1...1_000_000, order: .completion) { total += y }
 /// ```
 public struct MapResults<Element: Sendable>: AsyncSequence {
+    /// A job's error, or a ``SpindleError``.
     public typealias Failure = any Error
 
     @usableFromInline let makeEngine: () -> MapEngine<Element>
@@ -44,6 +45,7 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
         }
     }
 
+    /// Starts an iteration: the inputs are read afresh and work starts on the first `next()`.
     public func makeAsyncIterator() -> Iterator {
         Iterator(engine: makeEngine())
     }
@@ -61,11 +63,13 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
             self.engine = engine
         }
 
+        /// The next output, or `nil` at the end; throws a job's error at its position.
         @inlinable
         public mutating func next() async throws -> Element? {
             try await next(isolation: nil)
         }
 
+        /// The next output, staying in the caller's isolation; see ``next()``.
         @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> Element? {
             if index < buffer.count {

@@ -24,6 +24,7 @@
 /// A pool that is dropped without ``shutdown(_:)`` shuts down gracefully by itself; its threads
 /// exit once the work in flight is done and never keep the program from exiting.
 public final class ThreadPool: Pool, TaskExecutor {
+    /// How many threads the pool runs jobs on.
     public let workerCount: Int
     @usableFromInline let core: ThreadPoolCore
 
@@ -50,10 +51,13 @@ public final class ThreadPool: Pool, TaskExecutor {
 
     // MARK: Pool
 
+    /// Runs `job` on `input` on a worker thread; see ``Pool/submit(_:_:timeout:)``. A timeout fails the
+    /// future and cancels the job cooperatively: a thread cannot be killed.
     public func submit<J: Job>(_ job: J, _ input: J.Input, timeout: Duration?) -> Future<J.Output> {
         core.start(timeout: timeout) { try await job.run(input) }
     }
 
+    /// Runs `job` over every input on the pool's threads; see ``Pool/map(_:_:options:)``.
     @inlinable
     public func map<J: Job, Inputs: Sequence>(
         _ job: J,
@@ -63,6 +67,7 @@ public final class ThreadPool: Pool, TaskExecutor {
         map(inputs, options: options) { try await job.run($0) }
     }
 
+    /// Stops the pool and waits for its threads to exit; see ``Pool/shutdown(_:)``.
     public func shutdown(_ mode: ShutdownMode) async {
         await core.shutdown(mode)
     }
@@ -121,6 +126,7 @@ public final class ThreadPool: Pool, TaskExecutor {
 
     // MARK: TaskExecutor
 
+    /// Runs a Swift task job on one of the pool's threads (the `TaskExecutor` requirement).
     public func enqueue(_ job: consuming ExecutorJob) {
         core.push(UnownedJob(job), as: asUnownedTaskExecutor())
     }
