@@ -278,14 +278,8 @@ public func expectSpindleError<T>(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () async throws -> T
 ) async {
-    do {
-        _ = try await body()
-        Issue.record("expected SpindleError.\(code), but nothing was thrown", sourceLocation: sourceLocation)
-    } catch let error as SpindleError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("expected SpindleError.\(code), got \(error)", sourceLocation: sourceLocation)
-    }
+    let error = await #expect(throws: SpindleError.self, sourceLocation: sourceLocation) { _ = try await body() }
+    if let error { #expect(error.code == code, "\(error)", sourceLocation: sourceLocation) }
 }
 
 /// Waits until `future` is running: its state is the signal (a pool has no other to offer across

@@ -180,19 +180,14 @@ struct ThreadPoolTests {
         await pool.shutdown()
     }
 
+    /// Expects `body` to throw exactly `expected`: a job's own error must reach the caller unchanged.
     private func expectTestError<T>(
         _ expected: TestError,
         sourceLocation: SourceLocation = #_sourceLocation,
         _ body: () async throws -> T
     ) async {
-        do {
-            _ = try await body()
-            Issue.record("expected \(expected), nothing was thrown", sourceLocation: sourceLocation)
-        } catch let error as TestError {
-            #expect(error == expected, sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("expected \(expected) unchanged, got \(error)", sourceLocation: sourceLocation)
-        }
+        let error = await #expect(throws: TestError.self, sourceLocation: sourceLocation) { _ = try await body() }
+        #expect(error == nil || error == expected, sourceLocation: sourceLocation)
     }
 
     // MARK: Lazy input
