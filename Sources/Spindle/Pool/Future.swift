@@ -69,8 +69,7 @@ public final class Future<Value: Sendable>: Sendable {
 
     /// A future that is already complete with `result`.
     package init(completedWith result: Result<Value, any Error>) {
-        storage.withLock { $0.phase = .done(result, cancelled: false) }
-        isComplete.store(true, ordering: .releasing)
+        complete(with: result)
     }
 
     // MARK: Reading
@@ -200,16 +199,9 @@ public final class Future<Value: Sendable>: Sendable {
     /// work finishes.
     @discardableResult
     package func cancelIfPending() -> Bool {
-        let (handler, waiters, cancelled): ((@Sendable () -> Void)?, [Waiter], Bool) = storage.withLock { storage in
-            guard case .pending = storage.phase else { return (nil, [], false) }
-            storage.phase = .done(.failure(SpindleError.cancelled()), cancelled: true)
-            isComplete.store(true, ordering: .releasing)
-            defer { storage.cancelHandler = nil }
-            return (storage.cancelHandler, storage.takeWaiters(), true)
-        }
+        let (finished, handler) = finish(with: .failure(SpindleError.cancelled()), cancelled: true)
         handler?()
-        if cancelled { Self.resume(waiters, with: .failure(SpindleError.cancelled())) }
-        return cancelled
+        return finished
     }
 
     // MARK: Completing (for pools)
@@ -235,16 +227,7 @@ public final class Future<Value: Sendable>: Sendable {
     /// Completes the future unless it is already done. Returns whether this call completed it.
     @discardableResult
     package func complete(with result: Result<Value, any Error>) -> Bool {
-        let waiters: [Waiter]? = storage.withLock { storage in
-            if case .done = storage.phase { return nil }
-            storage.phase = .done(result, cancelled: false)
-            isComplete.store(true, ordering: .releasing)
-            storage.cancelHandler = nil
-            return storage.takeWaiters()
-        }
-        guard let waiters else { return false }
-        Self.resume(waiters, with: result)
-        return true
+        finish(with: result, cancelled: false).finished
     }
 
     /// Fails the future unless it is already done, then calls the cancel handler so the job stops.
@@ -253,10 +236,34 @@ public final class Future<Value: Sendable>: Sendable {
     /// running, is asked to stop.
     @discardableResult
     package func abandon(with error: any Error) -> Bool {
-        let handler = storage.withLock { $0.cancelHandler }
-        guard complete(with: .failure(error)) else { return false }
+        let (finished, handler) = finish(with: .failure(error), cancelled: false)
         handler?()
-        return true
+        return finished
+    }
+
+    /// The one way a future becomes done: sets the outcome, wakes every waiter, and hands back the
+    /// cancel handler it cleared, for callers that must stop the work.
+    ///
+    /// - Parameter cancelled: `true` to cancel, which only a pending future allows (a job that has
+    ///   started is never marked cancelled); otherwise any future not yet done is completed.
+    private func finish(
+        with result: Result<Value, any Error>,
+        cancelled: Bool
+    ) -> (finished: Bool, cancelHandler: (@Sendable () -> Void)?) {
+        let taken: (waiters: [Waiter], handler: (@Sendable () -> Void)?)? = storage.withLock { storage in
+            switch storage.phase {
+            case .done: return nil
+            case .running where cancelled: return nil
+            case .pending, .running: break
+            }
+            storage.phase = .done(result, cancelled: cancelled)
+            isComplete.store(true, ordering: .releasing)
+            defer { storage.cancelHandler = nil }
+            return (storage.takeWaiters(), storage.cancelHandler)
+        }
+        guard let taken else { return (false, nil) }
+        Self.resume(taken.waiters, with: result)
+        return (true, taken.handler)
     }
 
     private static func resume(_ waiters: [Waiter], with result: Result<Value, any Error>) {
