@@ -59,16 +59,16 @@ public struct PoolConformance<P: Pool>: Sendable {
     private func run(_ check: Check, on pool: P) async throws {
         switch check {
         case .orderedMap:
-            let outputs = try await collect(pool.map(Square(offset: 1), 0..<1_000))
+            let outputs = try await pool.map(Square(offset: 1), 0..<1_000).collect()
             #expect(outputs == (0..<1_000).map { $0 * $0 + 1 })
         case .unorderedMap:
-            let outputs = try await collect(pool.map(Square(), 0..<1_000, order: .completion))
+            let outputs = try await pool.map(Square(), 0..<1_000, order: .completion).collect()
             #expect(outputs.sorted() == (0..<1_000).map { $0 * $0 })
         case .emptyInput:
-            #expect(try await collect(pool.map(Square(), [Int]())).isEmpty)
-            #expect(try await collect(pool.map(Square(), [Int](), order: .completion)).isEmpty)
+            #expect(try await pool.map(Square(), [Int]()).collect().isEmpty)
+            #expect(try await pool.map(Square(), [Int](), order: .completion).collect().isEmpty)
         case .oneItem:
-            #expect(try await collect(pool.map(Square(), [7])) == [49])
+            #expect(try await pool.map(Square(), [7]).collect() == [49])
             #expect(try await pool.submit(Square(offset: 1), 7).value == 50)
         case .millionItems:
             var count = 0
@@ -81,14 +81,14 @@ public struct PoolConformance<P: Pool>: Sendable {
             #expect(count == 1_000_000)
             #expect(sum == 999_999 * 1_000_000 / 2)
         case .hugeChunks:
-            let outputs = try await collect(pool.map(Square(), 0..<10_000, chunkSize: 1_000_000))
+            let outputs = try await pool.map(Square(), 0..<10_000, chunkSize: 1_000_000).collect()
             #expect(outputs == (0..<10_000).map { $0 * $0 })
         case .tinyChunks:
-            let outputs = try await collect(pool.map(Square(), 0..<2_000, chunkSize: 1))
+            let outputs = try await pool.map(Square(), 0..<2_000, chunkSize: 1).collect()
             #expect(outputs == (0..<2_000).map { $0 * $0 })
         case .invalidChunkSize:
-            await expectSpindleError(.invalidArgument) { try await collect(pool.map(Square(), 0..<10, chunkSize: 0)) }
-            await expectSpindleError(.invalidArgument) { try await collect(pool.map(Square(), 0..<10, runAhead: 0)) }
+            await expectSpindleError(.invalidArgument) { try await pool.map(Square(), 0..<10, chunkSize: 0).collect() }
+            await expectSpindleError(.invalidArgument) { try await pool.map(Square(), 0..<10, runAhead: 0).collect() }
         case .errorAtFirst:
             try await expectFailure(on: pool, count: 1_000, failing: 0)
         case .errorAtMiddle:
@@ -197,7 +197,7 @@ public struct PoolConformance<P: Pool>: Sendable {
         case .submitAfterShutdown:
             await pool.shutdown()
             await expectSpindleError(.poolShutDown) { try await pool.submit(Square(), 1).value }
-            await expectSpindleError(.poolShutDown) { try await collect(pool.map(Square(), 0..<10)) }
+            await expectSpindleError(.poolShutDown) { try await pool.map(Square(), 0..<10).collect() }
         case .shutdownTwice:
             #expect(try await pool.submit(Square(), 2).value == 4)
             await pool.shutdown()
@@ -211,7 +211,7 @@ public struct PoolConformance<P: Pool>: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for caller in 0..<16 {
                     group.addTask {
-                        let outputs = try await collect(pool.map(Square(offset: caller), 0..<500))
+                        let outputs = try await pool.map(Square(offset: caller), 0..<500).collect()
                         #expect(outputs == (0..<500).map { $0 * $0 + caller })
                         #expect(try await pool.submit(Square(), caller).value == caller * caller)
                     }
@@ -263,13 +263,6 @@ public struct PoolConformance<P: Pool>: Sendable {
 extension PoolConformance.Check {
     /// Workers each check's pool gets: two, as many as this machine has cores.
     var workers: Int { 2 }
-}
-
-/// Collects a sequence's outputs into an array.
-public func collect<S: AsyncSequence>(_ sequence: S) async throws -> [S.Element] {
-    var outputs: [S.Element] = []
-    for try await element in sequence { outputs.append(element) }
-    return outputs
 }
 
 /// Expects `body` to throw a ``SpindleError`` with `code`.

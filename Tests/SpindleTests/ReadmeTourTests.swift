@@ -20,7 +20,7 @@ struct ReadmeTourTests {
         let sizes = pool.map(["/etc/hostname", "/etc/os-release"]) { path in
             try String(contentsOfFile: path, encoding: .utf8).utf8.count
         }
-        #expect(try await collect(sizes).allSatisfy { $0 > 0 })
+        #expect(try await sizes.collect().allSatisfy { $0 > 0 })
 
         let slow = pool.submit(timeout: .milliseconds(50)) { try await Task.sleep(for: .seconds(10)) }
         var late = false
@@ -46,7 +46,7 @@ struct ReadmeTourTests {
         func squares() throws -> MapResults<Int> {
             try ThreadPool(workers: 2).map(Square(), 0..<50_000)  // the pool itself is dropped here
         }
-        let outputs = try await collect(try squares())
+        let outputs = try await squares().collect()
         #expect(outputs == (0..<50_000).map { $0 * $0 })
     }
 }

@@ -39,10 +39,19 @@ public struct MapResults<Element: Sendable>: AsyncSequence {
                 chunk.reserveCapacity(Swift.min(size, 4_096))  // a forced size may be far beyond the input
                 while chunk.count < size, let next = iterator.next() { chunk.append(next) }
                 guard !chunk.isEmpty else { return nil }
-                return (runChunk(chunk, timeout), chunk.count)
+                return runChunk(chunk, timeout)
             }
             return MapEngine(options: options, workerCount: workerCount, startChunk: start)
         }
+    }
+
+    /// Every output in order, gathered into an array: Python's `list(executor.map(fn, items))`.
+    ///
+    /// - Throws: the first job error, as iterating would.
+    public func collect() async throws -> [Element] {
+        var outputs: [Element] = []
+        for try await output in self { outputs.append(output) }
+        return outputs
     }
 
     /// Starts an iteration: the inputs are read afresh and work starts on the first `next()`.
@@ -99,7 +108,7 @@ extension MapResults.Iterator: Sendable {}
 final class MapEngine<Output: Sendable> {
     /// Reads up to `size` inputs and starts them as one chunk; `nil` when the inputs are exhausted.
     @usableFromInline
-    typealias StartChunk = (_ size: Int, _ timeout: Duration?) -> (Future<ChunkOutcome<Output>>, Int)?
+    typealias StartChunk = (_ size: Int, _ timeout: Duration?) -> Future<ChunkOutcome<Output>>?
 
     private let startChunk: StartChunk
     private let order: MapOptions.Order
@@ -160,7 +169,7 @@ final class MapEngine<Output: Sendable> {
 
     private func startChunks() {
         while !inputsExhausted && inFlight.count < runAhead {
-            guard let (future, _) = startChunk(sizer.size, timeout) else {
+            guard let future = startChunk(sizer.size, timeout) else {
                 inputsExhausted = true
                 break
             }

@@ -38,7 +38,7 @@ struct DemoCommand: AsyncParsableCommand {
         let pool = try ThreadPool(workers: 2)
         out.append("pool: ThreadPool with \(pool.workerCount) workers (\(AvailableCPUs.count) usable CPUs here)")
 
-        let squares = try await collect(pool.map(Square(), 1...10))
+        let squares = try await pool.map(Square(), 1...10).collect()
         out.append("map(Square(), 1...10), input order: \(squares)")
 
         var total = 0
@@ -48,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         out.append("submit(Square(offset: 1), 7).value: \(try await pool.submit(Square(offset: 1), 7).value)")
 
         let words = pool.map(["threads", "share", "memory"]) { word in word.uppercased() }
-        out.append("map with a closure: \(try await collect(words))")
+        out.append("map with a closure: \(try await words.collect())")
 
         var outputs: [Int] = []
         do {
@@ -90,11 +90,4 @@ struct DemoCommand: AsyncParsableCommand {
         }
         return out
     }
-}
-
-/// Collects a sequence's outputs into an array.
-func collect<S: AsyncSequence>(_ sequence: S) async throws -> [S.Element] {
-    var outputs: [S.Element] = []
-    for try await element in sequence { outputs.append(element) }
-    return outputs
 }

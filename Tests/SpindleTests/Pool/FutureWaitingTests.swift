@@ -172,8 +172,8 @@ struct FutureWaitingTests {
     // MARK: asCompleted
 
     @Test func asCompletedOnNothingFinishesAtOnce() async throws {
-        #expect(try await collect(F.asCompleted([])).isEmpty)
-        #expect(try await collect(F.asCompleted([], timeout: .seconds(60))).isEmpty)
+        #expect(try await F.asCompleted([]).collect().isEmpty)
+        #expect(try await F.asCompleted([], timeout: .seconds(60)).collect().isEmpty)
     }
 
     @Test func asCompletedYieldsInCompletionOrder() async throws {
@@ -187,7 +187,7 @@ struct FutureWaitingTests {
             default: futures[index].complete(with: .success(index))
             }
         }
-        let yielded = try await collect(stream)
+        let yielded = try await stream.collect()
         #expect(sameFutures(yielded, order.map { futures[$0] }))
         #expect(yielded.allSatisfy { $0.isDone })
     }
@@ -206,7 +206,7 @@ struct FutureWaitingTests {
 
     @Test func asCompletedYieldsDoneFuturesInInputOrder() async throws {
         let futures = [F(completedWith: .success(0)), F(completedWith: .success(1)), F(completedWith: .success(2))]
-        #expect(sameFutures(try await collect(F.asCompleted(futures)), futures))
+        #expect(sameFutures(try await F.asCompleted(futures).collect(), futures))
     }
 
     @Test func asCompletedTimesOutAfterYieldingTheDoneOnes() async {

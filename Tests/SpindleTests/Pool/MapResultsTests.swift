@@ -92,7 +92,7 @@ struct MapResultsTests {
 
     @Test func automaticChunksGrowAsTheSizerLearns() async throws {
         let backend = InstantBackend()
-        let outputs = try await collect(map(0..<100_000, on: backend))
+        let outputs = try await map(0..<100_000, on: backend).collect()
         #expect(outputs == (0..<100_000).map { 2 * $0 })
         // Four single-item chunks run ahead before anything is learnt; then each chunk is up to 4x larger.
         #expect(Array(backend.sizes.prefix(11)) == [1, 1, 1, 1, 4, 16, 64, 256, 1_024, 4_096, 16_384])
@@ -102,7 +102,7 @@ struct MapResultsTests {
 
     @Test func fixedChunks() async throws {
         let backend = InstantBackend()
-        let outputs = try await collect(map(0..<50, MapOptions(chunking: .fixed(7)), on: backend))
+        let outputs = try await map(0..<50, MapOptions(chunking: .fixed(7)), on: backend).collect()
         #expect(outputs == (0..<50).map { 2 * $0 })
         #expect(backend.sizes == [7, 7, 7, 7, 7, 7, 7, 1])
     }
@@ -111,7 +111,7 @@ struct MapResultsTests {
     func timeoutMakesEveryItemItsOwnChunk(chunking: MapOptions.Chunking) async throws {
         let backend = InstantBackend()
         let options = MapOptions(chunking: chunking, timeout: .seconds(5))
-        #expect(try await collect(map(0..<20, options, on: backend)) == (0..<20).map { 2 * $0 })
+        #expect(try await map(0..<20, options, on: backend).collect() == (0..<20).map { 2 * $0 })
         #expect(backend.sizes == Array(repeating: 1, count: 20))
         #expect(backend.timeouts == Array(repeating: .seconds(5), count: 20))
     }
@@ -122,15 +122,15 @@ struct MapResultsTests {
     ])
     func invalidOptionsThrowAndRunNothing(options: MapOptions) async {
         let backend = InstantBackend()
-        await expectSpindleError(.invalidArgument) { try await collect(map(0..<10, options, on: backend)) }
+        await expectSpindleError(.invalidArgument) { try await map(0..<10, options, on: backend).collect() }
         #expect(backend.sizes.isEmpty)
     }
 
     @Test func everyIterationReadsTheInputsAfresh() async throws {
         let backend = InstantBackend()
         let results = map(0..<1_000, on: backend)
-        let first = try await collect(results)
-        let second = try await collect(results)
+        let first = try await results.collect()
+        let second = try await results.collect()
         #expect(first == (0..<1_000).map { 2 * $0 })
         #expect(second == first)
     }
@@ -155,7 +155,7 @@ struct MapResultsTests {
         let results = MapResults<Int>(inputs: 0..<10, options: MapOptions(), workerCount: 2) { _, _ in
             Future(completedWith: .failure(SpindleError.shutDown()))
         }
-        await expectSpindleError(.poolShutDown) { try await collect(results) }
+        await expectSpindleError(.poolShutDown) { try await results.collect() }
     }
 
     // MARK: Run-ahead and order, with chunks completed by hand
@@ -185,7 +185,9 @@ struct MapResultsTests {
 
     @Test func consumingAChunkStartsTheNext() async throws {
         let backend = ManualBackend()
-        let consumer = Task { try await collect(map(0..<4, MapOptions(chunking: .fixed(1), runAhead: 2), on: backend)) }
+        let consumer = Task {
+            try await map(0..<4, MapOptions(chunking: .fixed(1), runAhead: 2), on: backend).collect()
+        }
         var started = backend.started.makeAsyncIterator()
         let first = await started.next()!
         let second = await started.next()!
@@ -204,7 +206,7 @@ struct MapResultsTests {
     func outputsFollowTheOrderOption(order: MapOptions.Order) async throws {
         let backend = ManualBackend()
         let consumer = Task {
-            try await collect(map(0..<3, MapOptions(order: order, chunking: .fixed(1), runAhead: 3), on: backend))
+            try await map(0..<3, MapOptions(order: order, chunking: .fixed(1), runAhead: 3), on: backend).collect()
         }
         var started = backend.started.makeAsyncIterator()
         var chunks: [ManualBackend.Started] = []
@@ -239,7 +241,7 @@ struct MapResultsTests {
         let backend = ManualBackend()
         let consumer = Task {
             await asyncResult {
-                try await collect(map(0..<10, MapOptions(order: order, chunking: .fixed(1), runAhead: 2), on: backend))
+                try await map(0..<10, MapOptions(order: order, chunking: .fixed(1), runAhead: 2), on: backend).collect()
             }
         }
         var started = backend.started.makeAsyncIterator()

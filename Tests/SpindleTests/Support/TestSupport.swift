@@ -133,3 +133,12 @@ func spindleCode(_ error: (any Error)?) -> SpindleError.Code? {
 func asyncResult<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
 }
+
+extension AsyncThrowingStream where Failure == any Error {
+    /// Every element, gathered into an array (`MapResults` has its own `collect()`).
+    func collect() async throws -> [Element] {
+        var elements: [Element] = []
+        for try await element in self { elements.append(element) }
+        return elements
+    }
+}

@@ -108,14 +108,14 @@ struct ThreadPoolTests {
     @Test func closureSubmitAndMap() async throws {
         let pool = try ThreadPool(workers: 2, name: "tpclosure")
         #expect(try await pool.submit { 6 * 7 }.value == 42)
-        #expect(try await collect(pool.map(0..<1_000) { $0 * 3 }) == (0..<1_000).map { $0 * 3 })
-        let unordered = try await collect(pool.map(0..<1_000, order: .completion) { $0 + 1 })
+        #expect(try await pool.map(0..<1_000) { $0 * 3 }.collect() == (0..<1_000).map { $0 * 3 })
+        let unordered = try await pool.map(0..<1_000, order: .completion) { $0 + 1 }.collect()
         #expect(unordered.sorted() == Array(1...1_000))
-        let chunked = try await collect(pool.map(Array(0..<100), chunkSize: 7) { "\($0)" })
+        let chunked = try await pool.map(Array(0..<100), chunkSize: 7) { "\($0)" }.collect()
         #expect(chunked == (0..<100).map { "\($0)" })
         let options = MapOptions(chunking: .fixed(3), runAhead: 1)
-        #expect(try await collect(pool.map([1, 2, 3, 4], options: options) { x in 0 - x }) == [-1, -2, -3, -4])
-        #expect(try await collect(pool.map([Int]()) { $0 }).isEmpty)
+        #expect(try await pool.map([1, 2, 3, 4], options: options) { x in 0 - x }.collect() == [-1, -2, -3, -4])
+        #expect(try await pool.map([Int]()) { $0 }.collect().isEmpty)
         await pool.shutdown()
     }
 
@@ -176,7 +176,7 @@ struct ThreadPoolTests {
         }
         #expect(outputs == [1, 2])
 
-        await expectTestError(TestError(id: 5)) { try await collect(pool.map(ThrowTestError(), [5, 6])) }
+        await expectTestError(TestError(id: 5)) { try await pool.map(ThrowTestError(), [5, 6]).collect() }
         await pool.shutdown()
     }
 
@@ -287,9 +287,9 @@ struct ThreadPoolChunkingTests {
 
     @Test func aForcedChunkSizeIsExact() async throws {
         let pool = try ThreadPool(workers: 2, name: "tpchunkf")
-        #expect(try await collect(pool.map(Square(), 0..<1_000, chunkSize: 7)).count == 1_000)
+        #expect(try await pool.map(Square(), 0..<1_000, chunkSize: 7).collect().count == 1_000)
         #expect(pool.core.tasksSubmitted == 143, "1,000 items in chunks of 7 are 143 tasks")
-        #expect(try await collect(pool.map(Square(), 0..<10, chunkSize: 1 << 40)) == (0..<10).map { $0 * $0 })
+        #expect(try await pool.map(Square(), 0..<10, chunkSize: 1 << 40).collect() == (0..<10).map { $0 * $0 })
         await pool.shutdown()
     }
 
