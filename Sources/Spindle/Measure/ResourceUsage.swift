@@ -91,11 +91,3 @@ public struct ResourceUsage: Sendable, Hashable, Codable {
         }
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    package var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
-    }
-}

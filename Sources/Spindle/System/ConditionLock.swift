@@ -76,22 +76,3 @@ final class ConditionLock: @unchecked Sendable {
     /// Wakes every waiting thread.
     func broadcast() { pthread_cond_broadcast(condition) }
 }
-
-/// Now on `CLOCK_MONOTONIC`, in nanoseconds: the clock ``ConditionLock`` deadlines use.
-@usableFromInline
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, clamped to zero below and to `UInt64.max / 2` above.
-    var clampedNanoseconds: UInt64 {
-        // A negative duration can have a zero `seconds` and negative attoseconds (-1 ms is (0, -1e15)).
-        guard self > .zero else { return 0 }
-        let (seconds, attoseconds) = components
-        if seconds >= Int64(UInt64.max / 4_000_000_000) { return UInt64.max / 2 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-    }
-}

@@ -37,12 +37,14 @@ public final class ThreadPool: Pool, TaskExecutor {
     /// - Throws: ``SpindleError/Code/invalidArgument`` when `workers` is not in 1...4096, or
     ///   ``SpindleError/Code/systemError`` when the system refuses a thread.
     public init(workers: Int? = nil, name: String = "spindle") throws {
-        let count = workers ?? AvailableCPUs.count
+        // Read once: counting means reading /proc and the cgroup files.
+        let cpus = AvailableCPUs.count
+        let count = workers ?? cpus
         guard (1...4096).contains(count) else {
             throw SpindleError(.invalidArgument, "a ThreadPool needs 1 to 4096 workers, not \(count)")
         }
         workerCount = count
-        core = try ThreadPoolCore(workers: count, name: name)
+        core = try ThreadPoolCore(workers: count, name: name, cpus: cpus)
     }
 
     deinit {

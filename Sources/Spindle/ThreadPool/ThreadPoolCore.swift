@@ -27,14 +27,14 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     /// cancel those that have not started at once, rather than when a worker reaches them.
     private var unfinished: [ObjectIdentifier: any CancellableIfPending] = [:]
 
-    /// Starts `workers` named threads.
+    /// Starts `workers` named threads, on a machine where this process may use `cpus` CPUs.
     ///
     /// - Throws: ``SpindleError/Code/systemError`` when a thread cannot be created; the threads
     ///   already started are stopped.
-    init(workers: Int, name: String) throws(SpindleError) {
+    init(workers: Int, name: String, cpus: Int) throws(SpindleError) {
         // Poll only while a CPU is left over for the thread that submits: on 2 CPUs, one worker
         // polls while none runs. More pollers would take the CPU the busy threads need.
-        state = ThreadPoolState(spinningBudget: max(1, AvailableCPUs.count - 1))
+        state = ThreadPoolState(spinningBudget: max(1, cpus - 1))
         for index in 0..<workers {
             lock.withLock { state.threadStarting() }
             do {
