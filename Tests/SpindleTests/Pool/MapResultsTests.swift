@@ -7,8 +7,13 @@ import Testing
 /// once, and one whose chunks the test completes by hand.
 @Suite(.timeLimit(.minutes(1)))
 struct MapResultsTests {
+    /// What the map engine asks of a backend: start a chunk, hand back its future.
+    protocol FakeBackend: Sendable {
+        func run(_ chunk: [Int], _ timeout: Duration?) -> Future<ChunkOutcome<Int>>
+    }
+
     /// Completes every chunk at once, doubling each input, failing at `failing`; records what it was given.
-    final class InstantBackend: Sendable {
+    final class InstantBackend: FakeBackend {
         let failing: Int?
         private let log = Mutex<(sizes: [Int], timeouts: [Duration?])>(([], []))
         init(failing: Int? = nil) { self.failing = failing }
@@ -35,7 +40,7 @@ struct MapResultsTests {
     }
 
     /// Hands every chunk it is asked to run to the test, which completes it when it likes.
-    final class ManualBackend: Sendable {
+    final class ManualBackend: FakeBackend {
         struct Started: Sendable {
             let future: Future<ChunkOutcome<Int>>
             let inputs: [Int]
@@ -68,16 +73,7 @@ struct MapResultsTests {
         _ inputs: some Sequence<Int>,
         _ options: MapOptions = MapOptions(),
         workers: Int = 2,
-        on backend: InstantBackend
-    ) -> MapResults<Int> {
-        MapResults(inputs: inputs, options: options, workerCount: workers, runChunk: backend.run)
-    }
-
-    private func map(
-        _ inputs: some Sequence<Int>,
-        _ options: MapOptions = MapOptions(),
-        workers: Int = 2,
-        on backend: ManualBackend
+        on backend: some FakeBackend
     ) -> MapResults<Int> {
         MapResults(inputs: inputs, options: options, workerCount: workers, runChunk: backend.run)
     }
