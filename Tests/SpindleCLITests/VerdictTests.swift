@@ -74,5 +74,9 @@ import Testing
         #expect(throws: (any Error).self) { try CompareCommand.parse(["--workers", "0,2"]) }
         #expect(throws: (any Error).self) { try CompareCommand.parse(["--tasks", "0"]) }
         #expect(throws: (any Error).self) { try CompareCommand.parse(["--workloads", ""]) }
+        #expect(throws: (any Error).self) { try CompareCommand.parse(["--tasks", "100000", "--read-mib", "1024"]) }
+        #expect(throws: Never.self) {
+            try CompareCommand.parse(["--workloads", "cpu", "--tasks", "100000", "--read-mib", "1024"])
+        }
     }
 }

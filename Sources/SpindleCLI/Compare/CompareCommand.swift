@@ -43,6 +43,11 @@ struct CompareCommand: AsyncParsableCommand {
         guard (1...1_000_000).contains(tasks) else { throw ValidationError("--tasks must be 1 to 1000000") }
         guard (1...60_000).contains(taskMilliseconds) else { throw ValidationError("--task-ms must be 1 to 60000") }
         guard (1...1024).contains(readMebibytes) else { throw ValidationError("--read-mib must be 1 to 1024") }
+        if workloads.contains(.read), tasks * readMebibytes > 16 * 1024 {
+            throw ValidationError(
+                "the read workload would write \(tasks * readMebibytes) MiB (--tasks × --read-mib); keep it under 16 GiB"
+            )
+        }
     }
 
     func run() async throws {
@@ -70,7 +75,9 @@ struct CompareCommand: AsyncParsableCommand {
             distinctWorkloads.contains(.read)
             ? try ReadFixture(count: tasks, size: readMebibytes << 20, parent: readDirectory) : nil
         defer { fixture?.remove() }
-        let spinIterations = SpinJob.calibrate(for: .milliseconds(taskMilliseconds))
+        // Calibrating takes a few hundred milliseconds of one core: only when the cpu workload runs.
+        let spinIterations =
+            distinctWorkloads.contains(.cpu) ? SpinJob.calibrate(for: .milliseconds(taskMilliseconds)) : 0
 
         var rows: [ComparisonRow] = []
         for workload in distinctWorkloads {

@@ -7,7 +7,7 @@ struct ComparisonRow: Codable, Sendable, Hashable {
     var workers: Int
     var tasks: Int
     var usage: ResourceUsage
-    /// Wall time of the one-worker run of the same workload divided by this run's.
+    /// Wall time of the same workload on the smallest worker count tried (normally 1) divided by this run's.
     var speedup: Double
 }
 
