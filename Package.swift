@@ -3,7 +3,8 @@ import PackageDescription
 
 // Why each dependency is here:
 // - swift-argument-parser: the `spindle` command line (subcommands, typed options, help).
-// - swift-collections: `Deque`, the O(1) FIFO behind the thread pool's work queue.
+// - swift-collections: `Deque`, the O(1) FIFO behind the pools' work queues, and `Heap`, the
+//   process pool's queue of task deadlines.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("ExistentialAny"),
@@ -24,7 +25,11 @@ let package = Package(
         .target(name: "CSpindle"),
         .target(
             name: "Spindle",
-            dependencies: ["CSpindle", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: [
+                "CSpindle",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -43,9 +48,17 @@ let package = Package(
             path: "Tests/PoolConformance",
             swiftSettings: strictSettings
         ),
+        // The worker executable of the tests' process pools (`swift test` owns the test process's
+        // main, so the tests cannot re-launch themselves as workers).
+        .executableTarget(
+            name: "SpindleTestWorker",
+            dependencies: ["Spindle", "PoolConformance"],
+            path: "Tests/SpindleTestWorker",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SpindleTests",
-            dependencies: ["Spindle", "PoolConformance"],
+            dependencies: ["Spindle", "PoolConformance", "SpindleTestWorker"],
             swiftSettings: strictSettings
         ),
         .testTarget(

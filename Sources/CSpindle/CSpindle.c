@@ -17,3 +17,93 @@ int spindle_set_thread_name(const char *name) {
     truncated[sizeof(truncated) - 1] = '\0';
     return pthread_setname_np(pthread_self(), truncated);
 }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int spindle_spawn(const char *path, char *const argv[], char *const envp[],
+                  const int *parent_fds, const int *child_fds, int count, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int err = posix_spawn_file_actions_init(&actions);
+    if (err != 0) return err;
+    err = posix_spawnattr_init(&attributes);
+    if (err != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return err;
+    }
+    // The dup2s run in order in the child, so a parent descriptor numbered like an earlier
+    // target would be overwritten before it is copied. Copies above every target avoid that.
+    int highest = 2;
+    for (int i = 0; i < count; i++) {
+        if (child_fds[i] > highest) highest = child_fds[i];
+    }
+    int copies[16];
+    int copied = 0;
+    if (count > 16) err = EINVAL;
+    while (err == 0 && copied < count) {
+        int copy = fcntl(parent_fds[copied], F_DUPFD_CLOEXEC, highest + 1);
+        if (copy < 0) {
+            err = errno;
+        } else {
+            copies[copied++] = copy;
+        }
+    }
+    if (err == 0) err = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    for (int i = 0; err == 0 && i < count; i++) {
+        err = posix_spawn_file_actions_adddup2(&actions, copies[i], child_fds[i]);
+    }
+    if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (err == 0) err = posix_spawnattr_setsigmask(&attributes, &none);
+    if (err == 0) err = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (err == 0) err = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (err == 0) err = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    for (int i = 0; i < copied; i++) close(copies[i]);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return err;
+}
+
+int spindle_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int spindle_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+int spindle_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+int spindle_poll(struct pollfd *fds, unsigned long count, int64_t timeout_ns) {
+    struct timespec timeout = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+    return ppoll(fds, count, timeout_ns < 0 ? NULL : &timeout, NULL);
+}
+
+int spindle_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
+}
+
+int spindle_die_with_parent(void) {
+    return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+uint64_t spindle_atomic_load_u64(const uint64_t *address) { return __atomic_load_n(address, __ATOMIC_SEQ_CST); }
+void spindle_atomic_store_u64(uint64_t *address, uint64_t value) { __atomic_store_n(address, value, __ATOMIC_SEQ_CST); }
+uint32_t spindle_atomic_load_u32(const uint32_t *address) { return __atomic_load_n(address, __ATOMIC_SEQ_CST); }
+void spindle_atomic_store_u32(uint32_t *address, uint32_t value) { __atomic_store_n(address, value, __ATOMIC_SEQ_CST); }
+int spindle_atomic_cas_u32(uint32_t *address, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(address, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}

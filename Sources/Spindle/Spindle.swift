@@ -1,11 +1,12 @@
 /// Process-wide entry points of the library.
 public enum Spindle {
-    /// Call first thing in `main`: in a Spindle worker process it serves jobs and never returns;
-    /// in a normal run it returns at once.
+    /// Call first thing in `main`: in a ``ProcessPool`` worker process it serves jobs and never
+    /// returns (the process exits when its pool lets it go); in a normal run it returns at once.
     ///
-    /// Thread pools need no worker processes, so today it always returns at once. Calling it from
-    /// day one means a program is ready for `ProcessPool`, which re-launches the same binary as
-    /// its workers, without changing a line.
+    /// A `ProcessPool` starts this same program again as its workers, marked through the
+    /// environment. Without this call a worker would run your program instead of serving: the pool
+    /// notices (the worker cannot start a pool of its own, and does not answer) and fails with
+    /// ``SpindleError/Code/workerStartFailed``.
     ///
     /// ```swift
     /// @main struct App {
@@ -15,5 +16,7 @@ public enum Spindle {
     ///     }
     /// }
     /// ```
-    public static func bootstrap() async throws {}
+    public static func bootstrap() async throws {
+        await WorkerMain.serveIfWorker()
+    }
 }

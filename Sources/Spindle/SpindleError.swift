@@ -20,6 +20,7 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Storage: Hashable, Sendable {
             case poolShutDown, cancelled, timedOut, invalidArgument, systemError
+            case workerDied, jobFailed, encodingFailed, protocolError, workerStartFailed, memoryLimitExceeded
         }
         let storage: Storage
 
@@ -35,6 +36,22 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The operating system refused a resource, such as a new thread; the message names the call and errno.
         public static var systemError: Self { .init(storage: .systemError) }
 
+        /// The worker process running the job died: a crash, `exit`, a signal such as the OOM
+        /// killer's SIGKILL. ``SpindleError/termination`` says how; the message names the job.
+        public static var workerDied: Self { .init(storage: .workerDied) }
+        /// A job in a worker process threw an error whose type is not `Codable`, so it came back as
+        /// text: the message holds its type and description. (A `Codable` error comes back as itself.)
+        public static var jobFailed: Self { .init(storage: .jobFailed) }
+        /// A job, input or output could not be encoded or decoded to cross to or from a worker.
+        public static var encodingFailed: Self { .init(storage: .encodingFailed) }
+        /// A worker process sent a malformed message; it was killed and replaced.
+        public static var protocolError: Self { .init(storage: .protocolError) }
+        /// Worker processes could not be started or did not answer: a missing executable, a
+        /// program whose `main` does not call `Spindle.bootstrap()` first, an initializer that threw.
+        public static var workerStartFailed: Self { .init(storage: .workerStartFailed) }
+        /// The worker process grew past the pool's memory limit and was killed.
+        public static var memoryLimitExceeded: Self { .init(storage: .memoryLimitExceeded) }
+
         public var description: String {
             switch storage {
             case .poolShutDown: "poolShutDown"
@@ -42,6 +59,28 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .timedOut: "timedOut"
             case .invalidArgument: "invalidArgument"
             case .systemError: "systemError"
+            case .workerDied: "workerDied"
+            case .jobFailed: "jobFailed"
+            case .encodingFailed: "encodingFailed"
+            case .protocolError: "protocolError"
+            case .workerStartFailed: "workerStartFailed"
+            case .memoryLimitExceeded: "memoryLimitExceeded"
+            }
+        }
+    }
+
+    /// How a worker process ended, for ``Code/workerDied`` errors.
+    public enum Termination: Sendable, Hashable, CustomStringConvertible {
+        /// It called `exit` with this status.
+        case exited(Int32)
+        /// A signal killed it: SIGSEGV (11) for a crash, SIGABRT (6) for `abort`, SIGKILL (9) from
+        /// the OOM killer or a `kill -9`, SIGTRAP (5) or SIGILL (4) for a Swift runtime trap.
+        case signalled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let status): "exited with status \(status)"
+            case .signalled(let signal): "was killed by \(signalName(signal))"
             }
         }
     }
@@ -50,11 +89,14 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
     public let code: Code
     /// A sentence for humans about this occurrence.
     public let message: String
+    /// How the worker process ended, for ``Code/workerDied``; `nil` otherwise.
+    public let termination: Termination?
 
     /// Creates an error with a code and a human-readable message.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, termination: Termination? = nil) {
         self.code = code
         self.message = message
+        self.termination = termination
     }
 
     public var description: String { "SpindleError.\(code): \(message)" }

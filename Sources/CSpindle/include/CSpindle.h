@@ -11,4 +11,42 @@ int spindle_affinity_count(void);
 /// Names the calling thread (pthread_setname_np); Linux keeps the first 15 bytes.
 int spindle_set_thread_name(const char *name);
 
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Starts `path` with `argv` and `envp` (NULL-terminated) as a worker process: its stdin is
+/// /dev/null, `parent_fds[i]` becomes
+/// descriptor `child_fds[i]` in the child for each of `count` pairs, every other descriptor above the
+/// highest child descriptor is closed, and the signal mask and dispositions are reset. Returns 0 and
+/// sets `*pid`, or returns an errno value.
+int spindle_spawn(const char *path, char *const argv[], char *const envp[],
+                  const int *parent_fds, const int *child_fds, int count, pid_t *pid);
+
+/// pidfd_open(2): a descriptor that becomes readable when the process exits; -1 with errno set.
+int spindle_pidfd_open(pid_t pid);
+
+/// pipe2(2) with O_CLOEXEC; -1 with errno set.
+int spindle_pipe_cloexec(int fds[2]);
+
+/// eventfd(2), non-blocking and close-on-exec; -1 with errno set.
+int spindle_eventfd(void);
+
+struct pollfd;
+/// ppoll(2) with a timeout in nanoseconds; a negative timeout waits for ever.
+int spindle_poll(struct pollfd *fds, unsigned long count, int64_t timeout_ns);
+
+/// memfd_create(2) with MFD_CLOEXEC; -1 with errno set.
+int spindle_memfd_create(const char *name);
+
+/// Makes the calling process receive SIGKILL when the thread that started it exits (PR_SET_PDEATHSIG).
+int spindle_die_with_parent(void);
+
+/// Sequentially consistent atomic operations on 32- and 64-bit words in memory shared between processes.
+uint64_t spindle_atomic_load_u64(const uint64_t *address);
+void spindle_atomic_store_u64(uint64_t *address, uint64_t value);
+uint32_t spindle_atomic_load_u32(const uint32_t *address);
+void spindle_atomic_store_u32(uint32_t *address, uint32_t value);
+/// Compare-and-swap; returns whether `*address` held `expected` and now holds `desired`.
+int spindle_atomic_cas_u32(uint32_t *address, uint32_t expected, uint32_t desired);
+
 #endif

@@ -19,24 +19,27 @@ package struct ChunkOutcome<Output: Sendable>: Sendable {
     }
 
     /// Runs `body` over `inputs` in order, stopping at the first error or at task cancellation.
+    /// `willRun`, when given, hears the index of each item before it runs.
     ///
     /// Inlinable so that the loop is specialised for the job's types: generic code would spend
     /// over a hundred nanoseconds per item on witness-table calls.
     @inlinable
     package static func run<Input>(
         _ inputs: [Input],
+        willRun: ((Int) -> Void)? = nil,
         _ body: (Input) async throws -> Output
     ) async -> ChunkOutcome {
         let start = monotonicNanoseconds()
         var outputs: [Output] = []
         outputs.reserveCapacity(inputs.count)
         var failure: (any Error)?
-        for input in inputs {
+        for (index, input) in inputs.enumerated() {
             // Items of a cancelled map that have not started never run.
             if Task.isCancelled {
                 failure = SpindleError.cancelled()
                 break
             }
+            willRun?(index)
             do {
                 outputs.append(try await body(input))
             } catch {

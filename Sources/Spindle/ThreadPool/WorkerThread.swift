@@ -1,4 +1,3 @@
-internal import CSpindle
 internal import Glibc
 
 /// Starts the dedicated OS threads of a ``ThreadPool`` and tells whether the caller is one of them.
@@ -7,15 +6,6 @@ internal import Glibc
 /// system call without starving the rest of the program. Each is named (`top -H`, `perf`, `gdb`
 /// show it) and records which pool it serves in thread-specific storage.
 enum WorkerThread {
-    private final class Context {
-        let core: ThreadPoolCore
-        let name: String
-        init(core: ThreadPoolCore, name: String) {
-            self.core = core
-            self.name = name
-        }
-    }
-
     /// The thread-specific slot holding the pool a worker thread serves.
     private static let poolKey: pthread_key_t = {
         var key = pthread_key_t()
@@ -27,29 +17,13 @@ enum WorkerThread {
     /// Starts one detached thread that runs `core.serve()` until the pool stops.
     ///
     /// - Throws: ``SpindleError/Code/systemError`` when the system refuses another thread.
-    /// - The corresponding C function is `pthread_create`.
     static func start(serving core: ThreadPoolCore, name: String) throws(SpindleError) {
-        _ = poolKey
-        let context = Unmanaged.passRetained(Context(core: core, name: name)).toOpaque()
-        var thread = pthread_t()
-        let err = pthread_create(
-            &thread,
-            nil,
-            { argument in
-                let context = Unmanaged<Context>.fromOpaque(argument!).takeRetainedValue()
-                _ = spindle_set_thread_name(context.name)
-                pthread_setspecific(WorkerThread.poolKey, Unmanaged.passUnretained(context.core).toOpaque())
-                context.core.serve()
-                pthread_setspecific(WorkerThread.poolKey, nil)
-                return nil
-            },
-            context
-        )
-        guard err == 0 else {
-            Unmanaged<Context>.fromOpaque(context).release()
-            throw SpindleError(.systemError, "pthread_create failed for \(name): \(String(cString: strerror(err)))")
+        let key = poolKey
+        try startDetachedThread(name: name) {
+            pthread_setspecific(key, Unmanaged.passUnretained(core).toOpaque())
+            core.serve()
+            pthread_setspecific(key, nil)
         }
-        pthread_detach(thread)
     }
 
     /// "prefix-index", cut to the 15 bytes Linux keeps by shortening the prefix, never the index.

@@ -1,0 +1,140 @@
+/// One task of a ``ProcessPool`` as its engine sees it: a job over a chunk of inputs, already
+/// encoded as a frame, with its future behind type-erased operations.
+///
+/// The engine's fields (`worker`, `sequence`, `attempts`) are only touched with the engine's lock
+/// held; the typed operations complete the future and may run on any thread.
+class PoolTask: @unchecked Sendable {
+    /// The job's type, readable, for error messages.
+    let jobName: String
+    /// The task frame; its sequence number is rewritten for each worker it is sent to.
+    var frame: [UInt8]
+    /// Items in the chunk.
+    var items: Int
+    /// When the task fails with a timeout (monotonic nanoseconds), if it has a timeout.
+    let deadline: UInt64?
+    let timeout: Duration?
+
+    /// The worker it was sent to, while there; its sequence number there.
+    var worker: WorkerProcess?
+    var sequence: UInt32 = 0
+    /// How often a worker died while holding it without running it to the end.
+    var attempts = 0
+
+    init(jobName: String, frame: [UInt8], items: Int, timeout: Duration?) {
+        self.jobName = jobName
+        self.frame = frame
+        self.items = items
+        self.timeout = timeout
+        deadline = timeout.map { monotonicNanoseconds() &+ $0.clampedNanoseconds }
+    }
+
+    // MARK: Typed operations
+
+    /// Whether the future is complete (finished, failed, cancelled or timed out).
+    var isDone: Bool { fatalError("abstract") }
+
+    /// Moves the future to running; `false` when it is already done.
+    @discardableResult
+    func markRunning() -> Bool { fatalError("abstract") }
+
+    /// Completes the future from a worker's result.
+    func complete(with result: ResultMessage) { fatalError("abstract") }
+
+    /// Fails the whole task: the error comes at its first item.
+    func fail(_ error: any Error) { fatalError("abstract") }
+
+    /// Cancels the future if it has not started.
+    func cancelIfPending() { fatalError("abstract") }
+
+    /// Fails the future with a timeout, unless it is done.
+    func timeOut() { fatalError("abstract") }
+
+    /// Re-encodes the task as its first `count` items, whose outputs will be followed by `error`:
+    /// how a chunk whose item `count` killed its worker is retried without the culprit.
+    func retry(first count: Int, thenFail error: any Error) throws { fatalError("abstract") }
+}
+
+/// A ``PoolTask`` for a job of type `J` whose future holds `Value`: one output for `submit`, a
+/// ``ChunkOutcome`` for a map.
+final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendable {
+    let job: J
+    var inputs: [J.Input]
+    let future = Future<Value>()
+    private let makeValue: @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
+    /// The error that follows the outputs, once the task was cut short by a crashing item.
+    private var failureAfterOutputs: (any Error)?
+
+    /// Encodes the task; `makeValue` turns the chunk's outcome into the future's result.
+    ///
+    /// - Throws: ``SpindleError/Code/encodingFailed`` when the job or an input cannot be encoded.
+    init(
+        job: J,
+        inputs: [J.Input],
+        timeout: Duration?,
+        makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
+    ) throws(SpindleError) {
+        self.job = job
+        self.inputs = inputs
+        self.makeValue = makeValue
+        super.init(
+            jobName: String(reflecting: J.self),
+            frame: try Self.encode(job, inputs),
+            items: inputs.count,
+            timeout: timeout
+        )
+    }
+
+    private static func encode(_ job: J, _ inputs: [J.Input]) throws(SpindleError) -> [UInt8] {
+        guard let typeName = TypeNames.name(of: J.self) else {
+            throw SpindleError(.encodingFailed, "the job type \(J.self) has no stable name to send to a worker")
+        }
+        var frame: [UInt8] = []
+        do {
+            try TaskMessage.encode(
+                sequence: 0,
+                jobType: typeName,
+                into: &frame,
+                job: { try WireEncoder.encode(job, into: &$0) },
+                inputs: { try WireEncoder.encode(inputs, into: &$0) }
+            )
+        } catch {
+            throw SpindleError(.encodingFailed, "cannot encode the job \(J.self) or its input: \(error)")
+        }
+        return frame
+    }
+
+    override var isDone: Bool { future.isDone }
+
+    override func markRunning() -> Bool { future.markRunning() }
+
+    override func complete(with result: ResultMessage) {
+        let outputs: [J.Output]
+        do {
+            outputs = try WireDecoder.decode([J.Output].self, from: result.outputs)
+        } catch {
+            fail(SpindleError(.encodingFailed, "cannot decode the output of \(J.self): \(error)"))
+            return
+        }
+        let failure = result.failure.map { $0.error(jobType: jobName) } ?? failureAfterOutputs
+        let outcome = ChunkOutcome(outputs: outputs, failure: failure, busyNanoseconds: result.busyNanoseconds)
+        future.complete(with: makeValue(outcome))
+    }
+
+    override func fail(_ error: any Error) {
+        future.complete(with: makeValue(ChunkOutcome(outputs: [], failure: error, busyNanoseconds: 0)))
+    }
+
+    override func cancelIfPending() { future.cancelIfPending() }
+
+    override func timeOut() {
+        guard let timeout else { return }
+        future.abandon(with: SpindleError.timedOut(after: timeout))
+    }
+
+    override func retry(first count: Int, thenFail error: any Error) throws {
+        inputs.removeSubrange(count...)
+        frame = try Self.encode(job, inputs)
+        items = count
+        failureAfterOutputs = error
+    }
+}

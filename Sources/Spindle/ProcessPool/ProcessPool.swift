@@ -1,0 +1,195 @@
+internal import Glibc
+
+/// A pool of worker processes that run jobs: the Swift `ProcessPoolExecutor`, crash-isolated.
+///
+/// Each worker is this same program started again (or another executable you name), serving jobs
+/// sent to it over a socket. A worker that crashes, leaks, hangs or grows too big takes nothing
+/// else down: only the job it was running fails, with an error that names the signal or exit
+/// status, and a fresh worker takes its place. A process can be killed, which a thread cannot, so
+/// a per-task timeout or `Future.cancel()` really stops a runaway job.
+///
+/// The price is start-up (a few milliseconds per worker) and copying: jobs, inputs and outputs
+/// are encoded, sent and decoded. In Swift, threads already run CPU-bound work in parallel (there
+/// is no global interpreter lock), so choose a `ProcessPool` for isolation, not for speed.
+///
+/// ```swift
+/// @main struct App {
+///     static func main() async throws {
+///         try await Spindle.bootstrap()            // in a worker: serve jobs, then exit
+///         let pool = try ProcessPool(workers: 4)
+///         for try await y in pool.map(Square(), 1...1_000) { print(y) }
+///         let slow = pool.submit(Square(), 8, timeout: .seconds(2))   // killed and failed if late
+///         await pool.shutdown()
+///     }
+/// }
+/// ```
+///
+/// Only job types compiled into the worker's binary can run: a job travels as its type's name
+/// and its encoded stored properties, and bytes from a socket never become code.
+///
+/// A pool dropped without ``shutdown(_:)`` shuts down gracefully by itself. Its workers exit when
+/// the pool shuts down, and within a second if this process dies, even by SIGKILL.
+public final class ProcessPool: Pool {
+    /// How a ``ProcessPool`` starts and manages its workers.
+    public struct Options: Sendable {
+        /// The worker executable; `nil` (the default) starts this same program again
+        /// (`/proc/self/exe`), whose `main` must call `Spindle.bootstrap()` first.
+        public var executable: String?
+        /// A default timeout for every task, unless a call gives its own.
+        public var taskTimeout: Duration?
+        /// Replace each worker after it has run this many jobs (map items), as Python's
+        /// `max_tasks_per_child`: a cure for jobs that leak.
+        public var maxJobsPerWorker: Int?
+        /// Kill a worker whose resident memory grows past this many bytes; the job it was running
+        /// fails with ``SpindleError/Code/memoryLimitExceeded``. Checked every 10 ms.
+        public var memoryLimit: Int?
+        /// Runs once in each worker before its first job, as Python's `initializer`. If it throws,
+        /// the pool fails with ``SpindleError/Code/workerStartFailed``.
+        public var initializer: (any WorkerInitializer)?
+        /// Forward each worker's stdout and stderr to this process's, each line prefixed with
+        /// `[worker N]`. On by default.
+        public var forwardsOutput: Bool
+        /// How long a new worker may take to answer before the pool gives up on it.
+        public var handshakeTimeout: Duration
+
+        /// Options with every default.
+        public init(
+            executable: String? = nil,
+            taskTimeout: Duration? = nil,
+            maxJobsPerWorker: Int? = nil,
+            memoryLimit: Int? = nil,
+            initializer: (any WorkerInitializer)? = nil,
+            forwardsOutput: Bool = true,
+            handshakeTimeout: Duration = .seconds(5)
+        ) {
+            self.executable = executable
+            self.taskTimeout = taskTimeout
+            self.maxJobsPerWorker = maxJobsPerWorker
+            self.memoryLimit = memoryLimit
+            self.initializer = initializer
+            self.forwardsOutput = forwardsOutput
+            self.handshakeTimeout = handshakeTimeout
+        }
+    }
+
+    /// How many worker processes run jobs.
+    public let workerCount: Int
+    private let core: ProcessPoolCore
+    private let taskTimeout: Duration?
+
+    /// Starts `workers` worker processes.
+    ///
+    /// - Parameters:
+    ///   - workers: how many processes; by default the CPUs this process may use (``AvailableCPUs``).
+    ///   - options: the executable, timeouts, recycling, memory limit, initializer.
+    /// - Throws: ``SpindleError/Code/invalidArgument`` for a worker count outside 1...1024 or a
+    ///   limit below 1; ``SpindleError/Code/workerStartFailed`` when the executable cannot be
+    ///   started, or when called in a worker process (a worker can never start a pool of its own).
+    public init(workers: Int? = nil, options: Options = Options()) throws {
+        guard !WorkerMain.isWorkerProcess else {
+            throw SpindleError(
+                .workerStartFailed,
+                "this process is a ProcessPool worker, which cannot start a pool of its own: if this is your "
+                    + "program's main, call `try await Spindle.bootstrap()` first"
+            )
+        }
+        let count = workers ?? AvailableCPUs.count
+        guard (1...1024).contains(count) else {
+            throw SpindleError(.invalidArgument, "a ProcessPool needs 1 to 1024 workers, not \(count)")
+        }
+        if let limit = options.maxJobsPerWorker, limit < 1 {
+            throw SpindleError(.invalidArgument, "maxJobsPerWorker must be at least 1, not \(limit)")
+        }
+        if let limit = options.memoryLimit, limit < 1 {
+            throw SpindleError(.invalidArgument, "memoryLimit must be at least 1 byte, not \(limit)")
+        }
+        var initializerType = ""
+        var initializer: [UInt8] = []
+        if let value = options.initializer {
+            guard let name = TypeNames.name(of: type(of: value)) else {
+                throw SpindleError(.invalidArgument, "the initializer type \(type(of: value)) has no stable name")
+            }
+            initializerType = name
+            do {
+                try WireEncoder.encode(value, into: &initializer)
+            } catch {
+                throw SpindleError(.encodingFailed, "cannot encode the initializer \(type(of: value)): \(error)")
+            }
+        }
+        workerCount = count
+        taskTimeout = options.taskTimeout
+        core = try ProcessPoolCore(
+            configuration: .init(
+                executable: options.executable ?? Self.currentExecutable(),
+                workers: count,
+                maxJobsPerWorker: options.maxJobsPerWorker,
+                memoryLimit: options.memoryLimit,
+                initializerType: initializerType,
+                initializer: initializer,
+                forwardsOutput: options.forwardsOutput,
+                handshakeTimeout: options.handshakeTimeout
+            )
+        )
+    }
+
+    /// Starts `workers` processes of `executable`, a program whose `main` calls `Spindle.bootstrap()`.
+    public convenience init(workers: Int? = nil, executable: String) throws {
+        try self.init(workers: workers, options: Options(executable: executable))
+    }
+
+    deinit {
+        core.beginShutdown(.graceful)
+    }
+
+    private static func currentExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "/proc/self/exe" }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: Pool
+
+    /// Runs `job` on `input` in a worker process; see ``Pool/submit(_:_:timeout:)``. A late job's
+    /// worker is killed (and replaced), and the future fails with ``SpindleError/Code/timedOut``.
+    public func submit<J: Job>(_ job: J, _ input: J.Input, timeout: Duration?) -> Future<J.Output> {
+        core.start(job, [input], timeout: timeout ?? taskTimeout) { outcome in
+            if let failure = outcome.failure { return .failure(failure) }
+            return .success(outcome.outputs[0])
+        }
+    }
+
+    /// Runs `job` over every input in the worker processes; see ``Pool/map(_:_:options:)``.
+    public func map<J: Job, Inputs: Sequence>(
+        _ job: J,
+        _ inputs: Inputs,
+        options: MapOptions
+    ) -> MapResults<J.Output> where Inputs.Element == J.Input {
+        var options = options
+        options.timeout = options.timeout ?? taskTimeout
+        // The sequence holds the pool itself: a pool only referenced by a map still being consumed
+        // must not shut down under it.
+        return MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
+            self.core.start(job, chunk, timeout: timeout) { .success($0) }
+        }
+    }
+
+    /// Stops the pool and waits until every worker process has exited; see ``Pool/shutdown(_:)``.
+    public func shutdown(_ mode: ShutdownMode) async {
+        await core.shutdown(mode)
+    }
+}
+
+/// Work done once in each worker process before its first job: loading a model, opening a
+/// database. Like a ``Job``, it travels as a value and must be compiled into the worker.
+///
+/// ```swift
+/// struct Warm: WorkerInitializer {
+///     func initialize() async throws { try Model.loadShared() }
+/// }
+/// let pool = try ProcessPool(workers: 4, options: .init(initializer: Warm()))
+/// ```
+public protocol WorkerInitializer: Codable, Sendable {
+    /// Prepares this worker process.
+    func initialize() async throws
+}

@@ -1,0 +1,716 @@
+internal import CSpindle
+internal import DequeModule
+internal import Glibc
+internal import HeapModule
+
+/// The engine of a ``ProcessPool``: the task queue, the worker processes, and the supervisor thread
+/// that talks to them.
+///
+/// Threads and what they do:
+/// - Callers (`start`, `cancel`, `beginShutdown`) queue tasks and send them to workers with spare
+///   capacity straight away, under the lock, so a task needs no thread hand-off to leave.
+/// - The supervisor thread polls every worker's socket, output pipes and exit descriptor, plus an
+///   eventfd for wake-ups. It reads results and completes futures, sends what the sockets would
+///   not take at once, forwards the workers' output, reaps and replaces dead workers, enforces
+///   timeouts, memory limits and the handshake deadline. It also starts every worker process, so
+///   that a worker's parent-death signal (tied to the thread that started it) fires exactly when
+///   the pool's last thread goes.
+///
+/// Crash bookkeeping relies on each worker's ``SharedPage``: it shows which task and item the
+/// worker was running when it died, so that only that item fails and the rest is retried.
+final class ProcessPoolCore: @unchecked Sendable {
+    // @unchecked Sendable: the mutable state is only touched with `lock` held, except what the
+    // supervisor thread alone uses (documented on each field).
+
+    struct Configuration: Sendable {
+        var executable: String
+        var workers: Int
+        var maxJobsPerWorker: Int?
+        var memoryLimit: Int?
+        var initializerType: String
+        var initializer: [UInt8]
+        var forwardsOutput: Bool
+        var handshakeTimeout: Duration
+    }
+
+    private enum Phase {
+        case running
+        case draining
+        case stopped
+    }
+
+    private struct Deadline: Comparable {
+        let nanoseconds: UInt64
+        let task: PoolTask
+        static func < (a: Self, b: Self) -> Bool { a.nanoseconds < b.nanoseconds }
+        static func == (a: Self, b: Self) -> Bool { a.nanoseconds == b.nanoseconds && a.task === b.task }
+    }
+
+    /// The environment variable that marks a worker process: "protocol version:parent pid".
+    static let workerEnvironmentKey = "SPINDLE_WORKER"
+
+    let configuration: Configuration
+    private let lock = ConditionLock()
+    private let wakeDescriptor: Int32
+
+    // Guarded by `lock`.
+    private var phase = Phase.running
+    private var pending: Deque<PoolTask> = []
+    private var workers: [WorkerProcess] = []
+    private var deadlines = Heap<Deadline>()
+    private var brokenError: SpindleError?
+    private var everReady = false
+    private var consecutiveStartFailures = 0
+    private var nextWorkerID = 0
+    /// Moving average of a task's run time in a worker, which sets how many tasks a worker holds.
+    private var averageTaskNanoseconds = 0.0
+    /// When the supervisor will next wake by itself; a sooner deadline must wake it.
+    private var plannedWakeup = UInt64.max
+    private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    /// Starts the supervisor thread and the worker processes.
+    ///
+    /// - Throws: ``SpindleError/Code/workerStartFailed`` when the first workers cannot be started,
+    ///   ``SpindleError/Code/systemError`` when a thread or descriptor cannot be made.
+    init(configuration: Configuration) throws(SpindleError) {
+        self.configuration = configuration
+        let fd = spindle_eventfd()
+        guard fd >= 0 else { throw .system("eventfd") }
+        wakeDescriptor = fd
+        let started = OneShotSignal<SpindleError?>()
+        do {
+            try startDetachedThread(name: "spindle-procs") { [self] in
+                let error: SpindleError? = lock.withLock { () -> SpindleError? in
+                    do throws(SpindleError) {
+                        try spawnMissingWorkers()
+                        return nil
+                    } catch {
+                        phase = .stopped
+                        return error
+                    }
+                }
+                started.fire(error)
+                if error == nil { superviseUntilStopped() }
+                cleanUpAfterStop()
+            }
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
+        if let error = started.wait(untilMonotonicNanoseconds: nil) ?? nil { throw error }
+    }
+
+    // MARK: Submitting
+
+    /// Encodes `job` over `inputs` as one task, queues it and returns its future.
+    func start<J: Job, Value: Sendable>(
+        _ job: J,
+        _ inputs: [J.Input],
+        timeout: Duration?,
+        makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
+    ) -> Future<Value> {
+        let task: TypedPoolTask<J, Value>
+        do {
+            task = try TypedPoolTask(job: job, inputs: inputs, timeout: timeout, makeValue: makeValue)
+        } catch {
+            return Future(completedWith: .failure(error))
+        }
+        task.future.setCancelHandler { [self] in cancel(task) }
+        let refusal: SpindleError? = lock.withLock {
+            if let brokenError { return brokenError }
+            guard case .running = phase else { return SpindleError.shutDown() }
+            pending.append(task)
+            if let deadline = task.deadline {
+                deadlines.insert(Deadline(nanoseconds: deadline, task: task))
+                if deadline < plannedWakeup { wakeSupervisor() }
+            }
+            dispatch()
+            return nil
+        }
+        if let refusal { task.fail(refusal) }
+        return task.future
+    }
+
+    /// Stops a task whose future was cancelled or abandoned: a task still queued in a worker is
+    /// marked so the worker skips it; a running one has its worker killed (and replaced).
+    private func cancel(_ task: PoolTask) {
+        let killed: Bool = lock.withLock {
+            guard let worker = task.worker, worker.killReason == nil else { return false }
+            if worker.page.state(of: task.sequence) == .cancelled { return false }
+            if worker.page.claim(task.sequence, as: .cancelled) { return true }
+            guard worker.inFlight.contains(where: { $0 === task }) else { return false }
+            kill(worker, because: .cancel)
+            return true
+        }
+        if killed { task.fail(SpindleError.cancelled()) }
+    }
+
+    // MARK: Shutting down
+
+    /// Stops taking work and lets the supervisor stop the workers once the work is done; with
+    /// `.immediate`, work that has not started is cancelled first.
+    func beginShutdown(_ mode: ShutdownMode) {
+        let cancelled: [PoolTask] = lock.withLock {
+            if case .running = phase { phase = .draining }
+            var cancelled: [PoolTask] = []
+            if mode == .immediate {
+                cancelled = Array(pending)
+                pending.removeAll()
+                for worker in workers {
+                    for task in worker.inFlight where worker.page.claim(task.sequence, as: .cancelled) {
+                        cancelled.append(task)
+                    }
+                }
+            }
+            wakeSupervisor()
+            return cancelled
+        }
+        for task in cancelled {
+            task.cancelIfPending()
+            task.fail(SpindleError.cancelled())
+        }
+    }
+
+    /// Shuts down and waits until every worker process has exited and been reaped.
+    func shutdown(_ mode: ShutdownMode) async {
+        beginShutdown(mode)
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let stopped = lock.withLock {
+                if case .stopped = phase { return true }
+                stopWaiters.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    private func wakeSupervisor() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+    }
+
+    // MARK: Dispatching (lock held)
+
+    /// How many tasks one worker may hold: two for long tasks (one running, one waiting, so it never
+    /// idles between messages), more for short ones, so that the round trip hides behind work.
+    private var depth: Int {
+        guard averageTaskNanoseconds > 0 else { return 2 }
+        return min(32, max(2, 1 + Int(100_000 / averageTaskNanoseconds)))
+    }
+
+    /// Sends queued tasks to workers with spare capacity, least loaded first.
+    private func dispatch() {
+        guard !pending.isEmpty else { return }
+        let depth = self.depth
+        var touched: [WorkerProcess] = []
+        while let task = pending.first {
+            if task.isDone {
+                pending.removeFirst()
+                continue
+            }
+            var best: WorkerProcess?
+            for worker in workers where worker.acceptsWork && worker.inFlight.count < depth {
+                if best == nil || worker.inFlight.count < best!.inFlight.count { best = worker }
+            }
+            guard let worker = best else { break }
+            pending.removeFirst()
+            worker.enqueue(task)
+            if worker.inFlight.count == 1 { task.markRunning() }
+            if let limit = configuration.maxJobsPerWorker, worker.itemsAssigned >= limit { worker.isRetiring = true }
+            if !touched.contains(where: { $0 === worker }) { touched.append(worker) }
+        }
+        var blocked = false
+        for worker in touched {
+            _ = worker.flush()
+            if worker.hasUnsentFrames { blocked = true }
+        }
+        // A retiring worker needs a successor, and a full socket needs the supervisor to poll it.
+        if blocked || touched.contains(where: { $0.isRetiring }) { wakeSupervisor() }
+    }
+
+    private func kill(_ worker: WorkerProcess, because reason: WorkerProcess.KillReason) {
+        guard worker.killReason == nil else { return }
+        worker.killReason = reason
+        _ = Glibc.kill(worker.pid, SIGKILL)
+    }
+
+    /// Shuts the sending side of idle workers that have no more work coming: they exit by themselves.
+    private func closeIdleWorkers() {
+        let draining = if case .draining = phase { pending.allSatisfy(\.isDone) } else { false }
+        for worker in workers where !worker.isClosed && worker.inFlight.isEmpty && !worker.hasUnsentFrames {
+            if draining || worker.isRetiring {
+                worker.isClosed = true
+                _ = Glibc.shutdown(worker.socket, Int32(SHUT_WR))
+            }
+        }
+    }
+
+    // MARK: Worker processes (supervisor thread, lock held)
+
+    private var activeWorkers: Int { workers.count(where: \.acceptsWork) }
+
+    private func spawnMissingWorkers() throws(SpindleError) {
+        let wanted: Bool =
+            switch phase {
+            case .running: true
+            case .draining: pending.contains { !$0.isDone }
+            case .stopped: false
+            }
+        guard wanted, brokenError == nil else { return }
+        while activeWorkers < configuration.workers {
+            workers.append(try spawnWorker())
+        }
+    }
+
+    private func spawnWorker() throws(SpindleError) -> WorkerProcess {
+        let id = nextWorkerID
+        nextWorkerID += 1
+        let page = try SharedPage(name: "spindle-worker-\(id)")
+        let (parentSocket, childSocket) = try makeSocketPair()
+        defer { closeDescriptor(childSocket) }
+        var pipes: [(read: Int32, write: Int32)] = []
+        defer { for pipe in pipes { closeDescriptor(pipe.write) } }
+        do throws(SpindleError) {
+            if configuration.forwardsOutput {
+                pipes.append(try makePipe())
+                pipes.append(try makePipe())
+            }
+            var descriptors: [(parent: Int32, child: Int32)] = [(childSocket, 3), (page.descriptor, 4)]
+            for (index, pipe) in pipes.enumerated() { descriptors.append((pipe.write, Int32(index + 1))) }
+            let pid = try ChildProcess.spawn(
+                executable: configuration.executable,
+                arguments: [],
+                environment: Self.workerEnvironment(),
+                descriptors: descriptors
+            )
+            let exitDescriptor: Int32
+            do {
+                exitDescriptor = try ChildProcess.exitDescriptor(of: pid)
+            } catch {
+                _ = Glibc.kill(pid, SIGKILL)
+                _ = ChildProcess.reap(pid)
+                throw error
+            }
+            for pipe in pipes { setNonBlocking(pipe.read) }
+            var bufferSize: Int32 = 4 << 20
+            _ = setsockopt(parentSocket, SOL_SOCKET, SO_SNDBUF, &bufferSize, 4)
+            _ = setsockopt(parentSocket, SOL_SOCKET, SO_RCVBUF, &bufferSize, 4)
+            let worker = WorkerProcess(
+                id: id,
+                pid: pid,
+                socket: parentSocket,
+                exitDescriptor: exitDescriptor,
+                outputs: pipes.map(\.read),
+                page: page
+            )
+            var setup: [UInt8] = []
+            do {
+                try SetupMessage(
+                    workerID: UInt32(id),
+                    initializerType: configuration.initializerType,
+                    initializer: configuration.initializer
+                ).encode(into: &setup)
+            } catch {
+                preconditionFailure("a setup message fits in a frame: \(error)")
+            }
+            worker.queue(setup)
+            _ = worker.flush()
+            return worker
+        } catch {
+            closeDescriptor(parentSocket)
+            for pipe in pipes { closeDescriptor(pipe.read) }
+            throw error
+        }
+    }
+
+    /// This process's environment, plus the mark that makes `Spindle.bootstrap()` serve.
+    private static func workerEnvironment() -> [String] {
+        var environment: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            let variable = String(cString: pointer)
+            if !variable.hasPrefix(workerEnvironmentKey + "=") { environment.append(variable) }
+            entry += 1
+        }
+        environment.append("\(workerEnvironmentKey)=\(wireProtocolVersion):\(getpid())")
+        return environment
+    }
+
+    // MARK: The supervisor loop
+
+    private func superviseUntilStopped() {
+        var lastMemoryCheck = monotonicNanoseconds()
+        while true {
+            // What to watch, and until when.
+            var watched: [(fd: Int32, worker: WorkerProcess?, role: Role)] = [(wakeDescriptor, nil, .wake)]
+            var events: [Int16] = [Int16(POLLIN)]
+            let wakeup: UInt64 = lock.withLock {
+                for worker in workers {
+                    watched.append((worker.socket, worker, .socket))
+                    events.append(Int16(POLLIN) | (worker.hasUnsentFrames ? Int16(POLLOUT) : 0))
+                    for (index, fd) in worker.outputDescriptors.enumerated() where fd >= 0 {
+                        watched.append((fd, worker, index == 0 ? .stdout : .stderr))
+                        events.append(Int16(POLLIN))
+                    }
+                    watched.append((worker.exitDescriptor, worker, .exit))
+                    events.append(Int16(POLLIN))
+                }
+                var wakeup = deadlines.min?.nanoseconds ?? .max
+                for worker in workers where !worker.isReady && worker.killReason == nil {
+                    wakeup = min(wakeup, worker.spawnedAt + configuration.handshakeTimeout.clampedNanoseconds)
+                }
+                if configuration.memoryLimit != nil && !workers.isEmpty {
+                    wakeup = min(wakeup, lastMemoryCheck + 10_000_000)
+                }
+                plannedWakeup = wakeup
+                return wakeup
+            }
+            var pollDescriptors = zip(watched, events).map { pollfd(fd: $0.0.fd, events: $0.1, revents: 0) }
+            let now = monotonicNanoseconds()
+            let waitNanoseconds: Int64 = wakeup == .max ? -1 : Int64(wakeup > now ? min(wakeup - now, 1 << 62) : 0)
+            let ready = spindle_poll(&pollDescriptors, UInt(pollDescriptors.count), waitNanoseconds)
+            if ready < 0 && errno != EINTR { preconditionFailure("ppoll failed: \(errno)") }
+
+            var exited: [WorkerProcess] = []
+            for (index, descriptor) in pollDescriptors.enumerated() where descriptor.revents != 0 {
+                let (fd, worker, role) = watched[index]
+                switch role {
+                case .wake:
+                    var count: UInt64 = 0
+                    _ = read(fd, &count, 8)
+                case .socket:
+                    guard let worker else { continue }
+                    if descriptor.revents & Int16(POLLOUT) != 0 { lock.withLock { _ = worker.flush() } }
+                    if descriptor.revents & ~Int16(POLLOUT) != 0 { receive(from: worker) }
+                case .stdout, .stderr:
+                    if let worker { forwardOutput(of: worker, stream: role == .stdout ? 0 : 1) }
+                case .exit:
+                    if let worker { exited.append(worker) }
+                }
+            }
+            for worker in exited { handleExit(of: worker) }
+            expireDeadlines()
+            if configuration.memoryLimit != nil, monotonicNanoseconds() >= lastMemoryCheck + 10_000_000 {
+                lastMemoryCheck = monotonicNanoseconds()
+                enforceMemoryLimit()
+            }
+            let stop: Bool = lock.withLock {
+                enforceHandshakeDeadline()
+                closeIdleWorkers()
+                do throws(SpindleError) {
+                    try spawnMissingWorkers()
+                } catch {
+                    breakPool(error)
+                }
+                if case .draining = phase, workers.isEmpty, pending.allSatisfy(\.isDone) { phase = .stopped }
+                if case .stopped = phase { return true }
+                return false
+            }
+            if stop { return }
+        }
+    }
+
+    private enum Role: Equatable { case wake, socket, stdout, stderr, exit }
+
+    /// After the loop: fails whatever is left, wakes those waiting for the stop.
+    private func cleanUpAfterStop() {
+        let (waiters, leftovers): ([UnsafeContinuation<Void, Never>], [PoolTask]) = lock.withLock {
+            phase = .stopped
+            defer {
+                stopWaiters = []
+                pending.removeAll()
+            }
+            return (stopWaiters, Array(pending))
+        }
+        for task in leftovers { task.fail(brokenError ?? SpindleError.shutDown()) }
+        closeDescriptor(wakeDescriptor)
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Marks the pool unusable: every queued and future task fails with `error`.
+    private func breakPool(_ error: SpindleError) {
+        guard brokenError == nil else { return }
+        brokenError = error
+        let failed = Array(pending)
+        pending.removeAll()
+        if case .running = phase { phase = .draining }
+        // Completing futures runs callers' callbacks, which must not find the lock held.
+        lock.unlock()
+        for task in failed { task.fail(error) }
+        lock.lock()
+    }
+
+    // MARK: Receiving (supervisor thread)
+
+    private func receive(from worker: WorkerProcess) {
+        let received = worker.inbox.fill { buffer, count in readRetrying(worker.socket, buffer, count) }
+        if received == 0 {
+            // End of stream: the worker is exiting; its exit descriptor says when it is gone.
+            return
+        }
+        handleFrames(from: worker)
+    }
+
+    /// Reads everything a dead worker left in its socket and pipes.
+    private func drain(_ worker: WorkerProcess) {
+        setNonBlocking(worker.socket)
+        while worker.inbox.fill({ readRetrying(worker.socket, $0, $1) }) > 0 {
+            handleFrames(from: worker)
+        }
+        for stream in 0..<worker.outputDescriptors.count { forwardOutput(of: worker, stream: stream) }
+    }
+
+    private func handleFrames(from worker: WorkerProcess) {
+        while true {
+            let frame: (kind: MessageKind, payload: UnsafeRawBufferPointer)?
+            do {
+                frame = try worker.inbox.nextFrame()
+            } catch {
+                protocolViolation(by: worker, error.message)
+                return
+            }
+            guard let (kind, payload) = frame else { return }
+            do throws(WireError) {
+                switch kind {
+                case .ready:
+                    _ = try ReadyMessage(decoding: payload)
+                    lock.withLock {
+                        worker.isReady = true
+                        everReady = true
+                        consecutiveStartFailures = 0
+                    }
+                case .setupFailed:
+                    let message = try SetupFailedMessage(decoding: payload)
+                    lock.withLock { worker.setupFailure = message.reason }
+                case .result:
+                    let result = try ResultMessage(decoding: payload)
+                    guard let task = finish(result.sequence, on: worker, busyNanoseconds: result.busyNanoseconds) else {
+                        throw WireError("a result for task \(result.sequence), which the worker does not hold")
+                    }
+                    task.complete(with: result)
+                case .skipped:
+                    let skipped = try SkippedMessage(decoding: payload)
+                    guard finish(skipped.sequence, on: worker, busyNanoseconds: nil) != nil else {
+                        throw WireError("a skip of task \(skipped.sequence), which the worker does not hold")
+                    }
+                case .setup, .task:
+                    throw WireError("a worker sent a \(kind) message, which only a pool sends")
+                }
+            } catch {
+                protocolViolation(by: worker, error.message)
+                return
+            }
+        }
+    }
+
+    /// Takes an answered task off its worker, starts the next one and sends more work.
+    private func finish(_ sequence: UInt32, on worker: WorkerProcess, busyNanoseconds: UInt64?) -> PoolTask? {
+        lock.withLock {
+            guard let index = worker.inFlight.firstIndex(where: { $0.sequence == sequence }) else { return nil }
+            let task = worker.inFlight.remove(at: index)
+            task.worker = nil
+            if let busyNanoseconds {
+                let sample = Double(busyNanoseconds)
+                averageTaskNanoseconds =
+                    averageTaskNanoseconds == 0 ? sample : 0.8 * averageTaskNanoseconds + 0.2 * sample
+            }
+            worker.inFlight.first?.markRunning()
+            dispatch()
+            closeIdleWorkers()
+            return task
+        }
+    }
+
+    private func protocolViolation(by worker: WorkerProcess, _ message: String) {
+        lock.withLock { kill(worker, because: .protocolError(message)) }
+    }
+
+    private func forwardOutput(of worker: WorkerProcess, stream: Int) {
+        let fd = worker.outputDescriptors[stream]
+        guard fd >= 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { readRetrying(fd, $0.baseAddress!, $0.count) }
+            if n > 0 {
+                worker.partialLines[stream].append(contentsOf: buffer[..<n])
+                emitLines(of: worker, stream: stream, flushPartial: false)
+                continue
+            }
+            if n == 0 {
+                emitLines(of: worker, stream: stream, flushPartial: true)
+                closeDescriptor(fd)
+                lock.withLock { worker.outputDescriptors[stream] = -1 }
+            }
+            return
+        }
+    }
+
+    /// Writes the complete lines of a worker's output to this process's stdout or stderr, each
+    /// prefixed with the worker's number.
+    private func emitLines(of worker: WorkerProcess, stream: Int, flushPartial: Bool) {
+        var text = worker.partialLines[stream]
+        var out: [UInt8] = []
+        let prefix = Array("[worker \(worker.id)] ".utf8)
+        while let newline = text.firstIndex(of: UInt8(ascii: "\n")) {
+            out += prefix
+            out += text[...newline]
+            text.removeSubrange(...newline)
+        }
+        if flushPartial && !text.isEmpty {
+            out += prefix + text + [UInt8(ascii: "\n")]
+            text = []
+        }
+        worker.partialLines[stream] = text
+        guard !out.isEmpty else { return }
+        out.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(Int32(stream + 1), bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+
+    // MARK: Deaths, deadlines, limits (supervisor thread)
+
+    private func handleExit(of worker: WorkerProcess) {
+        drain(worker)
+        let (termination, _) = ChildProcess.reap(worker.pid)
+        let failures: [(PoolTask, any Error)] = lock.withLock {
+            workers.removeAll { $0 === worker }
+            var failures: [(PoolTask, any Error)] = []
+            if !worker.isReady, worker.killReason.map({ if case .handshake = $0 { true } else { false } }) ?? true {
+                consecutiveStartFailures += 1
+                if worker.setupFailure != nil || !everReady || consecutiveStartFailures >= 3 {
+                    breakPool(startFailure(of: worker, termination))
+                }
+            }
+            let (running, item) = worker.page.running
+            var retried: [PoolTask] = []
+            for task in worker.inFlight {
+                task.worker = nil
+                if task.isDone { continue }
+                if let brokenError {
+                    failures.append((task, brokenError))
+                } else if running != 0 && task.sequence == UInt32(truncatingIfNeeded: running) {
+                    // The task it was running: its item `item` is the culprit.
+                    let error = deathError(of: worker, termination, running: task)
+                    if item > 0 && item < task.items, (try? task.retry(first: Int(item), thenFail: error)) != nil {
+                        retried.append(task)
+                    } else {
+                        failures.append((task, error))
+                    }
+                } else {
+                    // Not started yet, or finished with its result lost with the worker: run it again.
+                    if worker.page.state(of: task.sequence) == .started { task.attempts += 1 }
+                    if task.attempts >= 3 {
+                        failures.append((task, deathError(of: worker, termination, running: task)))
+                    } else {
+                        retried.append(task)
+                    }
+                }
+            }
+            worker.inFlight.removeAll()
+            for task in retried.reversed() { pending.prepend(task) }
+            dispatch()
+            return failures
+        }
+        for (task, error) in failures { task.fail(error) }
+    }
+
+    private func deathError(
+        of worker: WorkerProcess,
+        _ termination: SpindleError.Termination,
+        running task: PoolTask
+    ) -> SpindleError {
+        let process = "worker \(worker.id) (pid \(worker.pid))"
+        switch worker.killReason {
+        case .memory(let resident):
+            let limit = configuration.memoryLimit ?? 0
+            return SpindleError(
+                .memoryLimitExceeded,
+                "\(process) running \(task.jobName) used \(mebibytes(resident)), over the pool's limit of "
+                    + "\(mebibytes(limit)), and was killed"
+            )
+        case .protocolError(let message):
+            return SpindleError(
+                .protocolError,
+                "\(process) running \(task.jobName) sent a malformed message: \(message)"
+            )
+        case .timeout:
+            return SpindleError.timedOut(after: task.timeout ?? .zero)
+        case .cancel:
+            return SpindleError.cancelled()
+        case .retire, .handshake, nil:
+            return SpindleError(
+                .workerDied,
+                "\(process) running \(task.jobName) \(termination)",
+                termination: termination
+            )
+        }
+    }
+
+    private func startFailure(of worker: WorkerProcess, _ termination: SpindleError.Termination) -> SpindleError {
+        let executable = configuration.executable
+        if let reason = worker.setupFailure {
+            return SpindleError(.workerStartFailed, "worker \(worker.id) could not set up: \(reason)")
+        }
+        if case .handshake(let reason)? = worker.killReason {
+            return SpindleError(
+                .workerStartFailed,
+                "the worker process \(executable) \(reason): does its main call `try await Spindle.bootstrap()` first?"
+            )
+        }
+        return SpindleError(
+            .workerStartFailed,
+            "the worker process \(executable) \(termination) before its handshake: does its main call "
+                + "`try await Spindle.bootstrap()` first? Its output, if any, is above, prefixed [worker \(worker.id)]"
+        )
+    }
+
+    private func expireDeadlines() {
+        let expired: [PoolTask] = lock.withLock {
+            let now = monotonicNanoseconds()
+            var expired: [PoolTask] = []
+            while let first = deadlines.min, first.nanoseconds <= now {
+                let task = deadlines.removeMin().task
+                if task.isDone { continue }
+                if let worker = task.worker, !worker.page.claim(task.sequence, as: .cancelled) {
+                    kill(worker, because: .timeout)
+                }
+                expired.append(task)
+            }
+            return expired
+        }
+        for task in expired { task.timeOut() }
+    }
+
+    private func enforceMemoryLimit() {
+        guard let limit = configuration.memoryLimit else { return }
+        let pids = lock.withLock { workers.map { ($0, $0.pid) } }
+        for (worker, pid) in pids {
+            if let resident = ChildProcess.residentBytes(of: pid), resident > limit {
+                lock.withLock { kill(worker, because: .memory(residentBytes: resident)) }
+            }
+        }
+    }
+
+    private func enforceHandshakeDeadline() {
+        let now = monotonicNanoseconds()
+        let limit = configuration.handshakeTimeout.clampedNanoseconds
+        for worker in workers where !worker.isReady && worker.killReason == nil && now - worker.spawnedAt > limit {
+            kill(worker, because: .handshake("did not answer within \(configuration.handshakeTimeout)"))
+        }
+    }
+}
+
+extension WorkerProcess {
+    /// Whether new tasks may be sent to it.
+    var acceptsWork: Bool { !isRetiring && !isClosed && killReason == nil }
+}
+
+private func mebibytes(_ bytes: Int) -> String {
+    "\(bytes / (1 << 20)) MiB"
+}

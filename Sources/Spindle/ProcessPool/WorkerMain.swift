@@ -1,0 +1,217 @@
+internal import CSpindle
+internal import Glibc
+
+/// The worker side of a ``ProcessPool``: what `Spindle.bootstrap()` runs in a worker process.
+///
+/// The worker reads frames from descriptor 3 (a socket to the pool), runs each task's job over
+/// its inputs in order, and writes a result frame per task. It records in its ``SharedPage``
+/// (descriptor 4) which task and item it is running, so that the pool can tell, if the worker
+/// dies, which item killed it. Results are sent in batches when more tasks are already waiting,
+/// but never held back while the worker would block for input.
+///
+/// It exits when the pool closes the socket, and by SIGKILL when the pool's supervisor thread
+/// (its parent) dies, even without a chance to close anything.
+enum WorkerMain {
+    /// Set once this process has become a worker, so that it can never start a pool of its own.
+    nonisolated(unsafe) static var isWorker = false
+
+    /// Whether this process was started as a pool's worker: by the mark in the environment
+    /// (present until `bootstrap()` takes it) or because it already serves.
+    static var isWorkerProcess: Bool {
+        isWorker || getenv(ProcessPoolCore.workerEnvironmentKey) != nil
+    }
+
+    private static let socket: Int32 = 3
+    private static let pageDescriptor: Int32 = 4
+
+    /// Serves jobs if this process is a worker, and then exits; returns at once otherwise.
+    static func serveIfWorker() async {
+        guard let mark = getenv(ProcessPoolCore.workerEnvironmentKey).map({ String(cString: $0) }) else { return }
+        isWorker = true
+        // Children that a job starts are not workers.
+        unsetenv(ProcessPoolCore.workerEnvironmentKey)
+        let parts = mark.split(separator: ":")
+        guard parts.count == 2, let parent = pid_t(parts[1]) else { fail("malformed worker mark \(mark)") }
+        _ = spindle_die_with_parent()
+        // The parent may have died before the line above took effect.
+        if getppid() != parent { exit(0) }
+        let page: SharedPage
+        do {
+            page = try SharedPage(mapping: pageDescriptor)
+        } catch {
+            fail("\(error)")
+        }
+        await Connection(page: page).serve()
+        exit(0)
+    }
+
+    private static func fail(_ message: String) -> Never {
+        let line = Array("spindle worker: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        exit(70)
+    }
+
+    /// The worker's socket and what it has buffered each way.
+    private final class Connection {
+        let page: SharedPage
+        let inbox = FrameReader()
+        var outbox: [UInt8] = []
+        /// When the oldest result in the outbox was added (monotonic nanoseconds), 0 when empty.
+        var outboxSince: UInt64 = 0
+        var jobTypes: [String: any Job.Type] = [:]
+
+        init(page: SharedPage) {
+            self.page = page
+        }
+
+        func serve() async {
+            do {
+                guard let setup = try nextFrame() else { return }
+                guard setup.kind == .setup else {
+                    throw WireError("the pool's first message was \(setup.kind), not setup")
+                }
+                let message = try SetupMessage(decoding: setup.payload)
+                if let failure = await initialize(message) {
+                    try SetupFailedMessage(reason: failure).encode(into: &outbox)
+                    flush()
+                    return
+                }
+                try ReadyMessage(pid: getpid()).encode(into: &outbox)
+                while let frame = try nextFrame() {
+                    guard frame.kind == .task else {
+                        throw WireError("the pool sent a \(frame.kind) message mid-stream")
+                    }
+                    let task = try TaskMessage(decoding: frame.payload)
+                    await run(task)
+                    if outbox.count >= 256 * 1024 || monotonicNanoseconds() - outboxSince > 200_000 { flush() }
+                }
+            } catch {
+                fail("protocol error: \(error)")
+            }
+        }
+
+        /// The next frame, flushing results before blocking for input; `nil` once the pool closed the socket.
+        func nextFrame() throws(WireError) -> (kind: MessageKind, payload: UnsafeRawBufferPointer)? {
+            while true {
+                if let frame = try inbox.nextFrame() { return frame }
+                flush()
+                let received = inbox.fill { readRetrying(socket, $0, $1) }
+                if received == 0 {
+                    if inbox.bufferedBytes > 0 { throw WireError("the pool's stream ended inside a frame") }
+                    return nil
+                }
+                if received < 0 { throw WireError("reading from the pool failed: errno \(errno)") }
+            }
+        }
+
+        func flush() {
+            outbox.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = send(socket, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+                    if n < 0 && errno == EINTR { continue }
+                    // The pool is gone: nobody wants the results.
+                    if n <= 0 { exit(0) }
+                    offset += n
+                }
+            }
+            outbox.removeAll(keepingCapacity: outbox.count <= 1 << 20)
+            outboxSince = 0
+        }
+
+        func initialize(_ setup: SetupMessage) async -> String? {
+            guard !setup.initializerType.isEmpty else { return nil }
+            guard let type = TypeNames.lookUp(setup.initializerType) as? any WorkerInitializer.Type else {
+                return "the initializer type \(setup.initializerType) is not a WorkerInitializer in this binary"
+            }
+            do {
+                let initializer = try setup.initializer.withUnsafeBytes { try WireDecoder.decode(type, from: $0) }
+                try await initializer.initialize()
+                return nil
+            } catch {
+                return "the initializer \(type) threw \(Swift.type(of: error)): \(error)"
+            }
+        }
+
+        func run(_ task: TaskMessage) async {
+            if outboxSince == 0 { outboxSince = monotonicNanoseconds() }
+            guard page.claim(task.sequence, as: .started) else {
+                try? SkippedMessage(sequence: task.sequence).encode(into: &outbox)
+                return
+            }
+            page.setRunning(sequence: UInt64(task.sequence), item: 0)
+            defer { page.setRunning(sequence: 0, item: 0) }
+            guard let type = jobType(named: task.jobType) else {
+                let failure = RemoteFailure(
+                    kind: .unknownJob,
+                    message: "the job type \(TypeNames.readable(task.jobType)) is not a Job in the worker's binary"
+                )
+                respond(to: task, outputs: [Int](), failure: failure, busyNanoseconds: 0)
+                return
+            }
+            await run(type, task)
+        }
+
+        private func jobType(named name: String) -> (any Job.Type)? {
+            if let type = jobTypes[name] { return type }
+            guard let type = TypeNames.lookUp(name) as? any Job.Type else { return nil }
+            jobTypes[name] = type
+            return type
+        }
+
+        private func run<J: Job>(_: J.Type, _ task: TaskMessage) async {
+            let job: J
+            let inputs: [J.Input]
+            do {
+                job = try WireDecoder.decode(J.self, from: task.job)
+                inputs = try WireDecoder.decode([J.Input].self, from: task.inputs)
+            } catch {
+                let failure = RemoteFailure(
+                    kind: .coding,
+                    message: "cannot decode the job \(J.self) or its input: \(error)"
+                )
+                respond(to: task, outputs: [J.Output](), failure: failure, busyNanoseconds: 0)
+                return
+            }
+            let page = self.page
+            let outcome = await ChunkOutcome.run(inputs, willRun: { page.setItem(UInt64($0)) }) {
+                try await job.run($0)
+            }
+            respond(
+                to: task,
+                outputs: outcome.outputs,
+                failure: outcome.failure.map { RemoteFailure(thrown: $0) },
+                busyNanoseconds: outcome.busyNanoseconds
+            )
+        }
+
+        private func respond<Output: Encodable>(
+            to task: TaskMessage,
+            outputs: [Output],
+            failure: RemoteFailure?,
+            busyNanoseconds: UInt64
+        ) {
+            let start = outbox.count
+            do {
+                try ResultMessage.encode(
+                    sequence: task.sequence,
+                    busyNanoseconds: busyNanoseconds,
+                    failure: failure,
+                    into: &outbox
+                ) { try WireEncoder.encode(outputs, into: &$0) }
+            } catch {
+                outbox.removeSubrange(start...)
+                let failure = RemoteFailure(
+                    kind: .coding,
+                    message: "cannot encode the output of \(TypeNames.readable(task.jobType)): \(error)"
+                )
+                try? ResultMessage.encode(
+                    sequence: task.sequence,
+                    busyNanoseconds: busyNanoseconds,
+                    failure: failure,
+                    into: &outbox
+                ) { try WireEncoder.encode([Int](), into: &$0) }
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+internal import DequeModule
+internal import Glibc
+
+/// The pool's side of one worker process: its pid and descriptors, the messages waiting to be
+/// sent, and the tasks it holds, in the order it runs them.
+///
+/// Only the pool engine touches it, with the engine's lock held, except for ``inbox`` and the
+/// output line buffers, which only the engine's supervisor thread uses.
+final class WorkerProcess: @unchecked Sendable {
+    /// Why the pool killed a worker, which decides what the job it was running is told.
+    enum KillReason {
+        case timeout, cancel, retire
+        case memory(residentBytes: Int)
+        case protocolError(String)
+        case handshake(String)
+    }
+
+    /// The worker's number in its pool, shown in its output prefix.
+    let id: Int
+    let pid: pid_t
+    /// The socket to the worker; the worker has the other end as descriptor 3.
+    let socket: Int32
+    /// Readable once the process has exited.
+    let exitDescriptor: Int32
+    /// The read ends of the worker's stdout and stderr, -1 once at end of file.
+    var outputDescriptors: [Int32]
+    let page: SharedPage
+    let spawnedAt = monotonicNanoseconds()
+
+    /// Frames received, not yet handled (supervisor thread only).
+    let inbox = FrameReader()
+    /// Partial lines of stdout and stderr (supervisor thread only).
+    var partialLines: [[UInt8]] = [[], []]
+
+    /// Frames waiting to be sent, and how much of the first has gone.
+    var outbox: Deque<[UInt8]> = []
+    var outboxOffset = 0
+    /// Tasks sent and not yet answered, oldest first.
+    var inFlight: Deque<PoolTask> = []
+    private var lastSequence: UInt32 = 0
+    /// Items sent to this worker, for recycling after a number of jobs.
+    var itemsAssigned = 0
+
+    /// Set once the handshake is done.
+    var isReady = false
+    /// No new work: the worker is being recycled or the pool is stopping.
+    var isRetiring = false
+    /// Its socket's sending side was shut, so that it exits once its work is done.
+    var isClosed = false
+    /// Set once the pool decided to kill it.
+    var killReason: KillReason?
+    /// Why setting up failed, as the worker reported it.
+    var setupFailure: String?
+
+    init(id: Int, pid: pid_t, socket: Int32, exitDescriptor: Int32, outputs: [Int32], page: SharedPage) {
+        self.id = id
+        self.pid = pid
+        self.socket = socket
+        self.exitDescriptor = exitDescriptor
+        outputDescriptors = outputs
+        self.page = page
+    }
+
+    deinit {
+        closeDescriptor(socket)
+        closeDescriptor(exitDescriptor)
+        for fd in outputDescriptors { closeDescriptor(fd) }
+    }
+
+    /// The next sequence number for a task on this worker: never 0, which means "none".
+    func nextSequence() -> UInt32 {
+        lastSequence = lastSequence == UInt32.max ? 1 : lastSequence + 1
+        return lastSequence
+    }
+
+    /// Sends the task to the worker: marks its slot queued, sets its sequence, queues its frame.
+    func enqueue(_ task: PoolTask) {
+        let sequence = nextSequence()
+        page.reset(sequence)
+        task.sequence = sequence
+        task.worker = self
+        TaskMessage.patchSequence(sequence, in: &task.frame)
+        queue(task.frame)
+        inFlight.append(task)
+        itemsAssigned += task.items
+    }
+
+    /// Queues a frame to send. Small frames are gathered into one buffer, so that a burst of them
+    /// leaves in one system call; a large one keeps its own array and is never copied.
+    func queue(_ frame: [UInt8]) {
+        let small = 64 * 1024
+        if frame.count < small, let last = outbox.last, last.count < small {
+            outbox[outbox.count - 1].append(contentsOf: frame)
+        } else {
+            outbox.append(frame)
+        }
+    }
+
+    /// Sends as much of the outbox as the socket takes without blocking. Returns `false` when the
+    /// worker is gone (the socket is broken).
+    func flush() -> Bool {
+        while let first = outbox.first {
+            let sent = first.withUnsafeBytes { bytes in
+                while true {
+                    let n = send(
+                        socket,
+                        bytes.baseAddress! + outboxOffset,
+                        bytes.count - outboxOffset,
+                        Int32(MSG_NOSIGNAL | MSG_DONTWAIT)
+                    )
+                    if n < 0 && errno == EINTR { continue }
+                    return n
+                }
+            }
+            if sent < 0 { return errno == EAGAIN || errno == EWOULDBLOCK }
+            outboxOffset += sent
+            guard outboxOffset == first.count else { return true }
+            outbox.removeFirst()
+            outboxOffset = 0
+        }
+        return true
+    }
+
+    /// Whether frames are waiting for the socket to take them.
+    var hasUnsentFrames: Bool { !outbox.isEmpty }
+}

@@ -1,0 +1,71 @@
+internal import CSpindle
+internal import Glibc
+
+/// Starting, watching and reaping child processes, by pid: never `wait(-1)`, which would steal
+/// the exit status of children the program started itself.
+enum ChildProcess {
+    /// Starts `executable` with stdin on /dev/null and the given descriptors installed in the child
+    /// (`(parent, child)` pairs); every other descriptor above them is closed in the child.
+    ///
+    /// - Returns: the child's pid.
+    /// - Throws: ``SpindleError/Code/workerStartFailed`` when the executable cannot be started.
+    static func spawn(
+        executable: String,
+        arguments: [String],
+        environment: [String],
+        descriptors: [(parent: Int32, child: Int32)]
+    ) throws(SpindleError) -> pid_t {
+        var pid: pid_t = 0
+        let err = withCStrings([executable] + arguments) { argv in
+            withCStrings(environment) { envp in
+                let parents = descriptors.map(\.parent)
+                let children = descriptors.map(\.child)
+                return spindle_spawn(executable, argv, envp, parents, children, Int32(descriptors.count), &pid)
+            }
+        }
+        guard err == 0 else {
+            throw SpindleError(
+                .workerStartFailed,
+                "cannot start the worker executable \(executable): \(String(cString: strerror(err)))"
+            )
+        }
+        return pid
+    }
+
+    /// A descriptor that becomes readable when `pid` exits (pidfd_open), for `poll`.
+    static func exitDescriptor(of pid: pid_t) throws(SpindleError) -> Int32 {
+        let fd = spindle_pidfd_open(pid)
+        guard fd >= 0 else { throw .system("pidfd_open") }
+        return fd
+    }
+
+    /// Reaps `pid`, blocking until it has exited, and tells how it ended and its peak memory.
+    static func reap(_ pid: pid_t) -> (termination: SpindleError.Termination, maxResidentBytes: Int) {
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let termination: SpindleError.Termination =
+            status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        return (termination, usage.ru_maxrss * 1024)
+    }
+
+    /// Resident memory of `pid` in bytes, from /proc/PID/statm; `nil` once it is gone.
+    static func residentBytes(of pid: pid_t) -> Int? {
+        let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { readRetrying(fd, $0.baseAddress!, $0.count) }
+        guard n > 0 else { return nil }
+        let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 2, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers)
+}

@@ -1,0 +1,92 @@
+/// The unit every message between a pool and its workers travels in, whatever carries it: a
+/// socket today, an MPI message later.
+///
+/// A frame is an 8-byte header followed by `length` bytes of payload:
+///
+/// | bytes | field |
+/// | --- | --- |
+/// | 0 | magic, `0xD5`: a stream that lost its framing shows at once |
+/// | 1 | kind (``MessageKind``) |
+/// | 2–3 | reserved, zero |
+/// | 4–7 | payload length, little-endian, at most ``maximumPayload`` |
+package enum Frame {
+    /// The first byte of every frame.
+    package static let magic: UInt8 = 0xD5
+    /// Bytes in a frame header.
+    package static let headerSize = 8
+    /// The largest payload a frame may carry: 1 GiB. A longer length is a corrupt header.
+    package static let maximumPayload = 1 << 30
+
+    /// Appends a frame header for a payload of `length` bytes of kind `kind`.
+    package static func appendHeader(kind: MessageKind, length: Int, to bytes: inout [UInt8]) {
+        bytes.append(magic)
+        bytes.append(kind.rawValue)
+        bytes.append(0)
+        bytes.append(0)
+        bytes.appendLittleEndian(UInt32(truncatingIfNeeded: length))
+    }
+
+    /// Starts a frame of kind `kind` in `bytes` and returns where its header is, for ``finish(at:in:)``
+    /// once the payload has been appended.
+    package static func begin(_ kind: MessageKind, in bytes: inout [UInt8]) -> Int {
+        let start = bytes.count
+        appendHeader(kind: kind, length: 0, to: &bytes)
+        return start
+    }
+
+    /// Writes the payload length of the frame begun at `start`, now that the payload follows it.
+    ///
+    /// - Throws: ``WireError`` when the payload is larger than ``maximumPayload``.
+    package static func finish(at start: Int, in bytes: inout [UInt8]) throws(WireError) {
+        let length = bytes.count - start - headerSize
+        guard length <= maximumPayload else {
+            throw WireError("a message of \(length) bytes is over the limit of \(maximumPayload) bytes")
+        }
+        let value = UInt32(length)
+        for index in 0..<4 {
+            bytes[start + 4 + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
+        }
+    }
+
+    /// Reads a frame header: the kind and the payload length.
+    ///
+    /// - Throws: ``WireError`` for a wrong magic byte, an unknown kind, non-zero reserved bytes or
+    ///   a length over ``maximumPayload``.
+    package static func parseHeader(_ header: UnsafeRawBufferPointer) throws(WireError) -> (MessageKind, Int) {
+        precondition(header.count >= headerSize)
+        guard header[0] == magic else {
+            throw WireError("corrupt frame: its first byte is \(header[0]), not the frame marker \(magic)")
+        }
+        guard let kind = MessageKind(rawValue: header[1]) else {
+            throw WireError("corrupt frame: unknown message kind \(header[1])")
+        }
+        guard header[2] == 0, header[3] == 0 else { throw WireError("corrupt frame: reserved bytes are not zero") }
+        var length = 0
+        for index in 0..<4 { length |= Int(header[4 + index]) << (8 * index) }
+        guard length <= maximumPayload else {
+            throw WireError("corrupt frame: a payload of \(length) bytes is over the limit of \(maximumPayload)")
+        }
+        return (kind, length)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends `value` in little-endian byte order.
+    @inlinable
+    package mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        var littleEndian = value.littleEndian
+        Swift.withUnsafeBytes(of: &littleEndian) { append(contentsOf: $0) }
+    }
+
+    /// Appends a length-prefixed run of bytes: a 32-bit little-endian count, then the bytes.
+    package mutating func appendBlob(_ blob: UnsafeRawBufferPointer) {
+        appendLittleEndian(UInt32(truncatingIfNeeded: blob.count))
+        append(contentsOf: blob)
+    }
+
+    /// Appends a length-prefixed UTF-8 string.
+    package mutating func appendBlob(_ string: String) {
+        var string = string
+        string.withUTF8 { appendBlob(UnsafeRawBufferPointer($0)) }
+    }
+}

@@ -1,0 +1,91 @@
+internal import Glibc
+
+/// Gathers the bytes a transport receives and cuts them into frames.
+///
+/// The transport writes into the reader's free space with ``fill(_:)``; ``nextFrame()`` then hands
+/// out each complete frame without copying it. A payload stays valid until the next `fill`.
+package final class FrameReader {
+    private var storage: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var start = 0
+    private var end = 0
+    private static let initialCapacity = 64 * 1024
+
+    package init() {
+        capacity = Self.initialCapacity
+        storage = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    /// Bytes received and not yet handed out as frames: a non-zero count at end of stream is a
+    /// truncated frame.
+    package var bufferedBytes: Int { end - start }
+
+    /// Lets `receive` write up to the given number of bytes into free space and keeps the count it
+    /// returns (a negative count, a failed read, keeps nothing). There is always room for at least
+    /// the rest of the frame being received, or 64 KiB.
+    package func fill(_ receive: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
+        makeRoom()
+        let received = receive(storage + end, capacity - end)
+        if received > 0 { end += received }
+        return received
+    }
+
+    /// The next complete frame, or `nil` until more bytes arrive.
+    ///
+    /// - Throws: ``WireError`` for a corrupt header; the stream cannot be trusted after that.
+    package func nextFrame() throws(WireError) -> (kind: MessageKind, payload: UnsafeRawBufferPointer)? {
+        guard end - start >= Frame.headerSize else { return nil }
+        let (kind, length) = try Frame.parseHeader(
+            UnsafeRawBufferPointer(start: storage + start, count: Frame.headerSize)
+        )
+        guard end - start >= Frame.headerSize + length else { return nil }
+        let payload = UnsafeRawBufferPointer(start: storage + start + Frame.headerSize, count: length)
+        start += Frame.headerSize + length
+        return (kind, payload)
+    }
+
+    /// Makes room for the rest of the current frame (or 64 KiB), moving the unread bytes to the
+    /// front or growing the storage; gives back memory a huge frame left behind.
+    private func makeRoom() {
+        var wanted = Self.initialCapacity
+        if end - start >= Frame.headerSize,
+            let (_, length) = try? Frame.parseHeader(
+                UnsafeRawBufferPointer(start: storage + start, count: Frame.headerSize)
+            )
+        {
+            wanted = max(wanted, Frame.headerSize + length)
+        }
+        let unread = end - start
+        if unread == 0 && capacity > 4 * Self.initialCapacity && wanted <= Self.initialCapacity {
+            storage.deallocate()
+            capacity = Self.initialCapacity
+            storage = .allocate(byteCount: capacity, alignment: 16)
+            start = 0
+            end = 0
+            return
+        }
+        // Enough free space after the unread bytes for the whole frame or a good read: leave them.
+        if capacity - end >= max(wanted - unread, Self.initialCapacity / 4) { return }
+        if capacity >= max(wanted, unread + Self.initialCapacity / 4) {
+            if start > 0 {
+                memmove(storage, storage + start, unread)
+                start = 0
+                end = unread
+            }
+            return
+        }
+        var newCapacity = capacity
+        while newCapacity < max(wanted, unread + Self.initialCapacity / 4) { newCapacity *= 2 }
+        let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        newStorage.copyMemory(from: storage + start, byteCount: unread)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+        start = 0
+        end = unread
+    }
+}

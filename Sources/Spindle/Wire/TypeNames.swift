@@ -1,0 +1,28 @@
+/// Names types so that another process running the same binary can find them again.
+///
+/// A name is the Swift mangled name, which is stable across processes of one build and covers
+/// generic types (`Scale<Double>`). Looking a name up only finds types compiled into this binary,
+/// and the pool then only accepts those that are ``Job``s: bytes from a pipe never become code.
+package enum TypeNames {
+    private static let cache = Locked<[String: Any.Type]>([:])
+
+    /// The mangled name of `type`, or `nil` for the few types that have none.
+    package static func name(of type: Any.Type) -> String? {
+        _mangledTypeName(type)
+    }
+
+    /// The type named by `name` in this binary, or `nil`.
+    package static func lookUp(_ name: String) -> Any.Type? {
+        if let type = cache.withLock({ $0[name] }) { return type }
+        // The runtime only demangles names of shapes it knows; anything else is simply not found.
+        guard let type = _typeByName(name) else { return nil }
+        cache.withLock { $0[name] = type }
+        return type
+    }
+
+    /// A readable name for a mangled one: `Module.Type` when it can be found here, the mangled
+    /// name itself otherwise.
+    package static func readable(_ name: String) -> String {
+        lookUp(name).map { String(reflecting: $0) } ?? name
+    }
+}
