@@ -256,10 +256,11 @@ final class ProcessPoolCore: @unchecked Sendable {
             case .draining: pending.contains { !$0.isDone }
             case .stopped: false
             }
-        guard wanted, brokenError == nil else { return }
+        guard wanted, brokenError == nil, activeWorkers < configuration.workers else { return }
         while activeWorkers < configuration.workers {
             workers.append(try spawnWorker())
         }
+        dispatch()
     }
 
     private func spawnWorker() throws(SpindleError) -> WorkerProcess {
@@ -603,9 +604,10 @@ final class ProcessPoolCore: @unchecked Sendable {
                         failures.append((task, error))
                     }
                 } else {
-                    // Not started yet, or finished with its result lost with the worker: run it again.
+                    // Not started yet, or finished with its result still unsent: not the culprit, so it
+                    // runs again. The cap only guards against a worker that dies outside any job.
                     if worker.page.state(of: task.sequence) == .started { task.attempts += 1 }
-                    if task.attempts >= 3 {
+                    if task.attempts >= 10 {
                         failures.append((task, deathError(of: worker, termination, running: task)))
                     } else {
                         retried.append(task)

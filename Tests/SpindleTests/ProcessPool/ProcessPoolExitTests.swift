@@ -1,0 +1,167 @@
+import Glibc
+import PoolConformance
+import Spindle
+import Testing
+
+/// Whole-process behaviour of a process pool, each in a child process of its own (an exit test), so
+/// that descriptors and child processes can be counted without other tests' pools in the way, and
+/// so that a process can die.
+@Suite(.timeLimit(.minutes(2)))
+struct ProcessPoolExitTests {
+    @Test func noZombieOrphanOrDescriptorOutlivesAPool() async {
+        await #expect(processExitsWith: .success) {
+            let descriptorsBefore = openDescriptors()
+            var workerPIDs: Set<Int32> = []
+            for mode in [ShutdownMode.graceful, .immediate] {
+                let pool = try! makeTestPool()
+                for pid in try! await pool.map(WorkerPID(), 0..<50, chunkSize: 1).collect() { workerPIDs.insert(pid) }
+                _ = try? await pool.submit(Die(at: 1, by: .segfault), 1).value
+                _ = try? await pool.submit(Busy(), 60_000, timeout: .milliseconds(50)).value
+                _ = pool.submit(Busy(), 100)
+                await pool.shutdown(mode)
+            }
+            let leftovers = childProcesses()
+            let descriptorsAfter = openDescriptors()
+            let survivors = workerPIDs.filter(isAlive)
+            guard leftovers.isEmpty, descriptorsAfter == descriptorsBefore, survivors.isEmpty else {
+                print(
+                    "children \(leftovers), descriptors \(descriptorsBefore) → \(descriptorsAfter), alive \(survivors)"
+                )
+                exit(1)
+            }
+        }
+    }
+
+    @Test func workersDieWithTheirParentEvenByKill() async throws {
+        let pidFile = FileGate()
+        await #expect(processExitsWith: .signal(SIGKILL)) { [path = pidFile.path as String] in
+            let pool = try! makeTestPool()
+            var pids: Set<Int32> = []
+            while pids.count < 2 {
+                for pid in try! await pool.map(WorkerPID(), 0..<20, chunkSize: 1).collect() { pids.insert(pid) }
+            }
+            let text = pids.map(String.init).joined(separator: " ")
+            let file = fopen(path, "w")!
+            fputs(text, file)
+            fclose(file)
+            kill(getpid(), SIGKILL)
+        }
+        let text = try #require(readFile(pidFile.path))
+        let pids = text.split(separator: " ").compactMap { Int32($0) }
+        #expect(pids.count == 2)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while pids.contains(where: isAlive) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(!pids.contains(where: isAlive), "workers \(pids) outlived their parent")
+    }
+
+    @Test func workerOutputReachesTheParentPrefixedWithTheWorker() async throws {
+        let result = await #expect(
+            processExitsWith: .success,
+            observing: [\.standardOutputContent, \.standardErrorContent]
+        ) {
+            let pool = try! makeTestPool(workers: 1)
+            _ = try! await pool.submit(Talk(), "hello from a job").value
+            await pool.shutdown()
+        }
+        let stdout = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stdout.contains("[worker 0] hello from a job\n"), "stdout: \(stdout)")
+        #expect(stderr.contains("[worker 0] warning: hello from a job\n"), "stderr: \(stderr)")
+    }
+
+    @Test func aProgramThatForgotBootstrapGetsAClearError() async {
+        await #expect(processExitsWith: .success) {
+            setenv("SPINDLE_TEST_WORKER_MODE", "forgot-bootstrap", 1)
+            let pool = try! makeTestPool()
+            do {
+                _ = try await pool.submit(Square(), 2).value
+                exit(1)
+            } catch let error as SpindleError {
+                guard error.code == .workerStartFailed, error.message.contains("Spindle.bootstrap()") else {
+                    print("unexpected: \(error)")
+                    exit(2)
+                }
+            } catch {
+                exit(3)
+            }
+            await pool.shutdown()
+        }
+    }
+
+    @Test func aWorkerThatNeverAnswersIsGivenUpOn() async {
+        await #expect(processExitsWith: .success) {
+            setenv("SPINDLE_TEST_WORKER_MODE", "silent", 1)
+            let pool = try! makeTestPool(workers: 1) { $0.handshakeTimeout = .milliseconds(500) }
+            do {
+                _ = try await pool.submit(Square(), 2).value
+                exit(1)
+            } catch let error as SpindleError {
+                guard error.code == .workerStartFailed, error.message.contains("did not answer") else {
+                    print("unexpected: \(error)")
+                    exit(2)
+                }
+            } catch {
+                exit(3)
+            }
+            await pool.shutdown()
+            guard childProcesses().isEmpty else { exit(4) }
+        }
+    }
+
+    @Test func aProgramThatDropsItsPoolsExitsNormally() async {
+        await #expect(processExitsWith: .success) {
+            for _ in 0..<5 {
+                let pool = try! makeTestPool()
+                _ = try! await pool.submit(Square(), 2).value
+            }
+        }
+    }
+}
+
+/// How many descriptors this process has open.
+func openDescriptors() -> Int {
+    guard let directory = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while readdir(directory) != nil { count += 1 }
+    return count - 1  // the directory's own descriptor
+}
+
+/// The pids of this process's children, zombies included.
+func childProcesses() -> [Int32] {
+    guard let directory = opendir("/proc") else { return [] }
+    defer { closedir(directory) }
+    var children: [Int32] = []
+    let me = getpid()
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let pid = Int32(name), let stat = readFile("/proc/\(pid)/stat") else { continue }
+        // "pid (comm) state ppid ...": the command may hold spaces, so count from the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, Int32(fields[1]) == me { children.append(pid) }
+    }
+    return children
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+}
+
+/// The contents of a small text file, or `nil`.
+func readFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        bytes += buffer[..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
