@@ -12,7 +12,7 @@ struct NoOpJob: Job {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure ThreadPool against TaskGroup, concurrentPerform and Python, side by side.",
+        abstract: "Measure the pools against TaskGroup, concurrentPerform and Python, side by side.",
         discussion: """
             Every ratio compares numbers measured in this same run, interleaved round by round, so that \
             a noisy neighbour slows both sides alike. Throughputs are the best of the rounds.
@@ -34,8 +34,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-python"), help: "Skip the Python baseline.")
     var noPython = false
 
-    @Option(help: "Benchmarks to run, comma-separated: map, latency, cpu, io (all by default).")
-    var only: String = "map,latency,cpu,io"
+    @Option(help: "Benchmarks to run, comma-separated: map, latency, cpu, io, process (all by default).")
+    var only: String = "map,latency,cpu,io,process"
 
     private var selected: Set<String> {
         Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -175,6 +175,11 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
 
+        // 6. ProcessPool and Python's process pools.
+        if selected.contains("process") {
+            lines += try await ProcessBench(rounds: rounds, runPython: !noPython).run(note: note)
+        }
+
         var table = TextTable(headers: ["benchmark", "what", "measured", "ratio", "goal"], leftAligned: [0, 1])
         for line in lines { table.add(line) }
         print("spindle bench: \(cpus) usable CPUs; ratios are Spindle's advantage, measured side by side\n")
@@ -196,12 +201,6 @@ private func concurrentPerformMap(_ items: Int) {
     DispatchQueue.concurrentPerform(iterations: items) { i in output[i] = i }
 }
 
-private func timed(_ body: () async throws -> Void) async rethrows -> Double {
-    let start = ContinuousClock.now
-    try await body()
-    return (ContinuousClock.now - start).seconds
-}
-
 private func timed(_ body: () -> Void) -> Double {
     let start = ContinuousClock.now
     body()
@@ -214,15 +213,6 @@ private func timedPool(workers: Int, _ body: (ThreadPool) async throws -> Void) 
     let seconds = try await timed { try await body(pool) }
     await pool.shutdown()
     return seconds
-}
-
-private func percentiles(_ samples: [Double]) -> (p50: Double, p99: Double) {
-    let sorted = samples.sorted()
-    return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
-}
-
-private func rate(_ perSecond: Double) -> String {
-    perSecond >= 1e6 ? "\(ratio(perSecond / 1e6)) M" : "\(ratio(perSecond / 1e3)) k"
 }
 
 private func ratio(_ value: Double) -> String { Verdict.format(value) }

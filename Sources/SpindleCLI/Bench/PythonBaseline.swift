@@ -63,11 +63,17 @@ enum PythonBaseline {
     static func run(mapItems: Int, submits: Int, cpuJobs: Int, cpuSeconds: Double, workers: Int) -> Result<
         Results, BenchError
     > {
+        runScript(
+            arguments: ["-c", script, "\(mapItems)", "\(submits)", "\(cpuJobs)", "\(cpuSeconds)", "\(workers)"],
+            decoding: Results.self
+        )
+    }
+
+    /// Runs `python3` with `arguments` and decodes the one JSON object it prints.
+    static func runScript<T: Decodable>(arguments: [String], decoding: T.Type) -> Result<T, BenchError> {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c", script, "\(mapItems)", "\(submits)", "\(cpuJobs)", "\(cpuSeconds)", "\(workers)",
-        ]
+        process.arguments = ["python3"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -82,7 +88,7 @@ enum PythonBaseline {
             return .failure(BenchError("python3 exited with status \(process.terminationStatus)"))
         }
         do {
-            return .success(try JSONDecoder().decode(Results.self, from: data))
+            return .success(try JSONDecoder().decode(T.self, from: data))
         } catch {
             return .failure(BenchError("python3 printed no results: \(error)"))
         }

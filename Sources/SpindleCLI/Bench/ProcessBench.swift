@@ -1,0 +1,245 @@
+import Foundation
+import Spindle
+
+/// Echoes an array of doubles: the job that moves 16 MiB to a worker and back.
+struct EchoJob: Job {
+    func run(_ values: [Double]) async throws -> [Double] { values }
+}
+
+/// `spindle bench --only process`: ProcessPool against Python's process pools, side by side.
+///
+/// Each figure is the best of `rounds`, except latencies (medians of many round trips).
+struct ProcessBench {
+    var rounds: Int
+    var perJobItems = 50_000
+    var autoItems = 100_000
+    var roundTrips = 5_000
+    var runPython: Bool
+
+    /// The figures of one run, for the table and the Python ratios.
+    struct Figures {
+        var perJobRate = Double.nan
+        var autoRate = Double.nan
+        var roundTripP50 = Double.nan
+        var roundTripP99 = Double.nan
+        var startMilliseconds = Double.nan
+        var transferMiBPerSecond = Double.nan
+        var cpuOne = Double.nan
+        var cpuTwo = Double.nan
+    }
+
+    func run(note: (String) -> Void) async throws -> [[String]] {
+        var figures = Figures()
+        note("ProcessPool: \(perJobItems) one-message jobs, \(autoItems) auto-chunked items, \(roundTrips) round trips")
+        let pool = try ProcessPool(workers: 2)
+        _ = try await pool.submit(NoOpJob(), 0).value
+        var perJob = Double.infinity, auto = Double.infinity
+        for _ in 0..<rounds {
+            perJob = min(
+                perJob,
+                try await timed { for try await _ in pool.map(NoOpJob(), 0..<perJobItems, chunkSize: 1) {} }
+            )
+            auto = min(auto, try await timed { for try await _ in pool.map(NoOpJob(), 0..<autoItems) {} })
+        }
+        figures.perJobRate = Double(perJobItems) / perJob
+        figures.autoRate = Double(autoItems) / auto
+        var latencies: [Double] = []
+        latencies.reserveCapacity(roundTrips)
+        for i in 0..<roundTrips {
+            let start = ContinuousClock.now
+            _ = try await pool.submit(NoOpJob(), i).value
+            latencies.append((ContinuousClock.now - start).seconds * 1e6)
+        }
+        (figures.roundTripP50, figures.roundTripP99) = percentiles(latencies)
+
+        note("ProcessPool: 16 MiB [Double] to a job and back, \(rounds) rounds")
+        let values = [Double](repeating: 1.5, count: 2 << 20)
+        var transfer = Double.infinity
+        for _ in 0..<rounds {
+            transfer = min(transfer, try await timed { _ = try await pool.submit(EchoJob(), values).value })
+        }
+        figures.transferMiBPerSecond = 16 / transfer
+        await pool.shutdown()
+
+        note("ProcessPool: new 2-worker pool to first result, \(rounds + 2) times")
+        var starts: [Double] = []
+        for _ in 0..<(rounds + 2) {
+            starts.append(
+                try await timed {
+                    let fresh = try ProcessPool(workers: 2)
+                    _ = try await fresh.submit(NoOpJob(), 1).value
+                    await fresh.shutdown(.immediate)
+                } * 1000
+            )
+        }
+        figures.startMilliseconds = percentiles(starts).p50
+
+        note("ProcessPool: 16 CPU-bound jobs of 0.1 s on 1 and 2 workers")
+        let iterations = SpinJob.calibrate(for: .milliseconds(100))
+        for _ in 0..<max(1, rounds - 1) {
+            for workers in [1, 2] {
+                let cpuPool = try ProcessPool(workers: workers)
+                _ = try await cpuPool.submit(NoOpJob(), 0).value
+                let seconds = try await timed {
+                    for try await _ in cpuPool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
+                }
+                await cpuPool.shutdown()
+                if workers == 1 { figures.cpuOne = min(figures.cpuOne.isNaN ? .infinity : figures.cpuOne, seconds) }
+                if workers == 2 { figures.cpuTwo = min(figures.cpuTwo.isNaN ? .infinity : figures.cpuTwo, seconds) }
+            }
+        }
+        return rows(figures, python: runPython ? PythonProcessBaseline.run(note: note) : nil)
+    }
+
+    private func rows(_ f: Figures, python: Result<PythonProcessBaseline.Results, BenchError>?) -> [[String]] {
+        var lines: [[String]] = [
+            ["process: one message per job", "ProcessPool, 2 workers, jobs/s", rate(f.perJobRate), "", "≥ 100 k"],
+            ["process: auto chunks", "ProcessPool.map, 100k items/s", rate(f.autoRate), "", "≥ mp.Pool.map"],
+            [
+                "process: round trip µs", "ProcessPool p50 / p99",
+                "\(format(f.roundTripP50)) / \(format(f.roundTripP99))",
+                "", "p50 ≤ 40",
+            ],
+            ["process: start", "new 2-worker pool → first result, ms", format(f.startMilliseconds), "", "≤ 15"],
+            ["process: 16 MiB there and back", "ProcessPool MiB/s", format(f.transferMiBPerSecond), "", "≥ 1024"],
+            [
+                "process: CPU 16 × 0.1 s", "1 → 2 workers, s", "\(format(f.cpuOne)) → \(format(f.cpuTwo))",
+                "×" + format(f.cpuOne / f.cpuTwo), "≥ ×1.9",
+            ],
+        ]
+        switch python {
+        case nil: break
+        case .failure(let error): lines.append(["Python process pools", "skipped", error.description, "", ""])
+        case .success(let py):
+            lines += [
+                [
+                    "", "mp.Pool, chunksize 1, jobs/s", rate(py.mpPerJobRate),
+                    "×" + format(f.perJobRate / py.mpPerJobRate),
+                    "",
+                ],
+                [
+                    "", "ProcessPoolExecutor jobs/s", rate(py.ppePerJobRate),
+                    "×" + format(f.perJobRate / py.ppePerJobRate), "",
+                ],
+                [
+                    "", "mp.Pool.map, default chunks", rate(py.mpAutoRate), "×" + format(f.autoRate / py.mpAutoRate),
+                    "≥ ×1",
+                ],
+                [
+                    "", "mp.Pool / PPE round trip p50 µs",
+                    "\(format(py.mpRoundTripP50)) / \(format(py.ppeRoundTripP50))",
+                    "×" + format(py.mpRoundTripP50 / f.roundTripP50), "",
+                ],
+                [
+                    "", "mp.Pool start, fork / spawn ms",
+                    "\(format(py.forkStartMilliseconds)) / \(format(py.spawnStartMilliseconds))",
+                    "", "",
+                ],
+                [
+                    "", "PPE 16 MiB there and back MiB/s", format(py.ppeTransferMiBPerSecond),
+                    "×" + format(f.transferMiBPerSecond / py.ppeTransferMiBPerSecond), "",
+                ],
+            ]
+        }
+        return lines
+    }
+}
+
+/// Python's `multiprocessing.Pool` and `concurrent.futures.ProcessPoolExecutor`, measured in the
+/// same run as ProcessPool.
+enum PythonProcessBaseline {
+    struct Results: Decodable {
+        var mpPerJobRate: Double
+        var ppePerJobRate: Double
+        var mpAutoRate: Double
+        var mpRoundTripP50: Double
+        var ppeRoundTripP50: Double
+        var forkStartMilliseconds: Double
+        var spawnStartMilliseconds: Double
+        var ppeTransferMiBPerSecond: Double
+    }
+
+    static let script = #"""
+        import json, multiprocessing as mp, time
+        from concurrent.futures import ProcessPoolExecutor
+
+        def noop(x):
+            return x
+
+        def best(f, rounds=2):
+            b = None
+            for _ in range(rounds):
+                t = time.perf_counter(); f(); dt = time.perf_counter() - t
+                b = dt if b is None else min(b, dt)
+            return b
+
+        def p50(samples):
+            samples.sort(); return samples[len(samples) // 2]
+
+        if __name__ == "__main__":
+            out = {}
+            with mp.get_context("fork").Pool(2) as pool:
+                n = 20000
+                out["mpPerJobRate"] = n / best(lambda: pool.map(noop, range(n), chunksize=1))
+                n = 100000
+                out["mpAutoRate"] = n / best(lambda: pool.map(noop, range(n)))
+                lat = []
+                for i in range(2000):
+                    t = time.perf_counter_ns(); pool.apply(noop, (i,)); lat.append((time.perf_counter_ns() - t) / 1000)
+                out["mpRoundTripP50"] = p50(lat)
+            with ProcessPoolExecutor(2) as ex:
+                list(ex.map(noop, range(100)))
+                n = 5000
+                out["ppePerJobRate"] = n / best(lambda: list(ex.map(noop, range(n))))
+                lat = []
+                for i in range(1000):
+                    t = time.perf_counter_ns(); ex.submit(noop, i).result(); lat.append((time.perf_counter_ns() - t) / 1000)
+                out["ppeRoundTripP50"] = p50(lat)
+                try:
+                    import numpy
+                    data = numpy.ones(2 << 20)
+                except ImportError:
+                    import array
+                    data = array.array("d", [1.5]) * (2 << 20)
+                out["ppeTransferMiBPerSecond"] = 16 / best(lambda: ex.submit(noop, data).result(), 3)
+            for method, key in (("fork", "forkStartMilliseconds"), ("spawn", "spawnStartMilliseconds")):
+                samples = []
+                for _ in range(3):
+                    t = time.perf_counter()
+                    with mp.get_context(method).Pool(2) as pool:
+                        pool.apply(noop, (1,))
+                        samples.append((time.perf_counter() - t) * 1000)
+                out[key] = p50(samples)
+            print(json.dumps(out))
+        """#
+
+    /// Runs the script from a temporary file (process pools that spawn need an importable main).
+    static func run(note: (String) -> Void) -> Result<Results, BenchError> {
+        note("Python multiprocessing.Pool and ProcessPoolExecutor")
+        let path = NSTemporaryDirectory() + "spindle-bench-\(getpid()).py"
+        do {
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            return .failure(BenchError("cannot write the Python script: \(error)"))
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return PythonBaseline.runScript(arguments: [path], decoding: Results.self)
+    }
+}
+
+func timed(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    return (ContinuousClock.now - start).seconds
+}
+
+func percentiles(_ samples: [Double]) -> (p50: Double, p99: Double) {
+    let sorted = samples.sorted()
+    return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
+}
+
+func rate(_ perSecond: Double) -> String {
+    perSecond >= 1e6 ? "\(format(perSecond / 1e6)) M" : "\(format(perSecond / 1e3)) k"
+}
+
+func format(_ value: Double) -> String { Verdict.format(value) }
