@@ -11,7 +11,7 @@ struct CompareCommandTests {
         defer { rmdir(folder) }
         let command = try CompareCommand.parse([
             "--workers", "2,1,2", "--workloads", "sleep,read,cpu,sleep", "--tasks", "4", "--task-ms", "2",
-            "--read-mib", "1", "--read-dir", folder,
+            "--read-mib", "1", "--read-dir", folder, "--backends", "threads",
         ])
         let rows = try await command.runComparison()
         #expect(rows.map(\.workload) == [.sleep, .sleep, .read, .read, .cpu, .cpu], "each workload once, in order")
@@ -27,7 +27,7 @@ struct CompareCommandTests {
         )
 
         let text = command.report(rows: rows, conclusions: conclusions, cpus: 2)
-        #expect(text.contains("workload  workers  wall s"))
+        #expect(text.contains("workload  pool     workers  wall s"))
         #expect(text.components(separatedBy: "\n").filter { $0.hasPrefix("sleep ") }.count == 2)
 
         let json = try command.jsonReport(rows: rows, conclusions: conclusions, cpus: 2)
@@ -39,11 +39,33 @@ struct CompareCommandTests {
         #expect((decoded?["conclusions"] as? [String])?.count == 3)
     }
 
+    @Test func comparesThreadsWithProcesses() async throws {
+        let command = try CompareCommand.parse([
+            "--workers", "1,2", "--workloads", "cpu", "--tasks", "4", "--task-ms", "5",
+            "--worker-executable", siblingExecutable("spindle"),
+        ])
+        let rows = try await command.runComparison()
+        #expect(rows.map(\.backend) == ["threads", "threads", "processes", "processes"])
+        #expect(rows.allSatisfy { $0.usage.wall > .zero && $0.usage.cpu > .zero })
+        let conclusions = command.conclusions(for: rows, cpus: 2)
+        #expect(conclusions.count == 3)
+        #expect(conclusions[0].hasPrefix("[threads] cpu:") && conclusions[1].hasPrefix("[processes] cpu:"))
+        #expect(conclusions[2].contains("threads ×") && conclusions[2].contains("isolation"), "\(conclusions[2])")
+        let text = command.report(rows: rows, conclusions: conclusions, cpus: 2)
+        #expect(text.contains("ThreadPool and ProcessPool"))
+    }
+
     @Test func readWorkloadNeedsAWritableFolder() async throws {
         let command = try CompareCommand.parse([
             "--workloads", "read", "--tasks", "1", "--read-mib", "1", "--read-dir", "/nonexistent/spindle",
         ])
         await #expect(throws: CompareError.self) { try await command.runComparison() }
+    }
+
+    /// An executable built next to the test bundle, such as `spindle`.
+    private func siblingExecutable(_ name: String) -> String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        return (me as NSString).deletingLastPathComponent + "/" + name
     }
 
     private func temporaryFolder() throws -> String {

@@ -49,7 +49,9 @@ public struct ResourceUsage: Sendable, Hashable, Codable {
         return wallSeconds > 0 ? cpu.seconds / wallSeconds : 0
     }
 
-    /// Measures what `body` costs this whole process (every thread, not just the caller's).
+    /// Measures what `body` costs this whole process (every thread, not just the caller's), plus
+    /// the child processes it reaped meanwhile: a ``ProcessPool``'s workers count once the pool
+    /// has shut down.
     public static func measure<T>(_ body: () async throws -> T) async rethrows -> (result: T, usage: ResourceUsage) {
         let start = Snapshot.now()
         let result = try await body()
@@ -66,16 +68,21 @@ public struct ResourceUsage: Sendable, Hashable, Codable {
 
         /// The clocks now.
         ///
-        /// The corresponding C function is `getrusage(RUSAGE_SELF)`.
+        /// CPU times include the child processes reaped so far.
+        ///
+        /// The corresponding C functions are `getrusage(RUSAGE_SELF)` and `getrusage(RUSAGE_CHILDREN)`.
         public static func now() -> Snapshot {
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
+            var own = rusage()
+            var children = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &own)
+            getrusage(RUSAGE_CHILDREN.rawValue, &children)
+            func microseconds(_ time: timeval) -> Int64 { Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_usec) }
             return Snapshot(
                 wallNanoseconds: monotonicNanoseconds(),
-                userMicroseconds: Int64(usage.ru_utime.tv_sec) * 1_000_000 + Int64(usage.ru_utime.tv_usec),
-                systemMicroseconds: Int64(usage.ru_stime.tv_sec) * 1_000_000 + Int64(usage.ru_stime.tv_usec),
-                voluntary: Int(usage.ru_nvcsw),
-                involuntary: Int(usage.ru_nivcsw)
+                userMicroseconds: microseconds(own.ru_utime) + microseconds(children.ru_utime),
+                systemMicroseconds: microseconds(own.ru_stime) + microseconds(children.ru_stime),
+                voluntary: Int(own.ru_nvcsw + children.ru_nvcsw),
+                involuntary: Int(own.ru_nivcsw + children.ru_nivcsw)
             )
         }
 

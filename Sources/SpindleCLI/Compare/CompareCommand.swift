@@ -8,9 +8,11 @@ struct CompareCommand: AsyncParsableCommand {
         commandName: "compare",
         abstract: "Run CPU-bound and I/O-bound jobs on 1..N workers and explain the timings.",
         discussion: """
-            Each workload runs the same tasks on a ThreadPool of every listed size and prints wall, \
-            user and sys time, CPU seconds per wall second (≈1: one busy core; <1: waiting; ≈N: N cores \
-            saturated) and the speedup over one worker, then one line of plain-words conclusion.
+            Each workload runs the same tasks on a ThreadPool and a ProcessPool of every listed size and \
+            prints wall, user and sys time (worker processes included), CPU seconds per wall second (≈1: one \
+            busy core; <1: waiting; ≈N: N cores saturated) and the speedup over one worker, then one line of \
+            plain-words conclusion per workload and pool, and what threads against processes shows. Each \
+            run includes starting and stopping its pool, which is part of what processes cost.
             """
     )
 
@@ -19,6 +21,16 @@ struct CompareCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Workloads to run, comma-separated: cpu, sleep, read.", transform: parseWorkloads)
     var workloads: [Workload] = Workload.allCases
+
+    @Option(
+        name: .long,
+        help: "Pools to compare, comma-separated: threads (ThreadPool), processes (ProcessPool).",
+        transform: parseBackends
+    )
+    var backends: [Backend] = Backend.allCases
+
+    @Option(name: .customLong("worker-executable"), help: .hidden)
+    var workerExecutable: String?
 
     @Option(name: .long, help: "Tasks per run.")
     var tasks: Int = 32
@@ -40,6 +52,10 @@ struct CompareCommand: AsyncParsableCommand {
             throw ValidationError("--workers needs counts from 1 to 4096, such as 1,2,4")
         }
         guard !workloads.isEmpty else { throw ValidationError("--workloads needs at least one of cpu, sleep, read") }
+        guard !backends.isEmpty else { throw ValidationError("--backends needs threads, processes or both") }
+        if backends.contains(.processes), workers.contains(where: { $0 > 1024 }) {
+            throw ValidationError("a ProcessPool takes at most 1024 workers")
+        }
         guard (1...1_000_000).contains(tasks) else { throw ValidationError("--tasks must be 1 to 1000000") }
         guard (1...60_000).contains(taskMilliseconds) else { throw ValidationError("--task-ms must be 1 to 60000") }
         guard (1...1024).contains(readMebibytes) else { throw ValidationError("--read-mib must be 1 to 1024") }
@@ -61,6 +77,12 @@ struct CompareCommand: AsyncParsableCommand {
         )
     }
 
+    /// The pools asked for, each once, in the order given.
+    var distinctBackends: [Backend] {
+        var seen = Set<Backend>()
+        return backends.filter { seen.insert($0).inserted }
+    }
+
     /// The workloads asked for, each once, in the order given.
     var distinctWorkloads: [Workload] {
         var seen = Set<Workload>()
@@ -70,7 +92,7 @@ struct CompareCommand: AsyncParsableCommand {
     /// Runs every workload on every worker count and returns the measured rows.
     func runComparison() async throws -> [ComparisonRow] {
         let workerCounts = Array(Set(workers)).sorted()
-        var progress = ProgressReporter(total: distinctWorkloads.count * workerCounts.count)
+        var progress = ProgressReporter(total: distinctWorkloads.count * distinctBackends.count * workerCounts.count)
         let fixture =
             distinctWorkloads.contains(.read)
             ? try ReadFixture(count: tasks, size: readMebibytes << 20, parent: readDirectory) : nil
@@ -81,74 +103,99 @@ struct CompareCommand: AsyncParsableCommand {
 
         var rows: [ComparisonRow] = []
         for workload in distinctWorkloads {
-            var baseline: Double?
-            for count in workerCounts {
-                let label = "\(workload.rawValue) × \(count) worker\(count == 1 ? "" : "s")"
-                progress.starting(label)
-                let usage = try await measure(
-                    workload,
-                    workers: count,
-                    spinIterations: spinIterations,
-                    fixture: fixture
-                )
-                let wall = usage.wall.seconds
-                // Speedups are over the smallest worker count tried (normally 1).
-                if baseline == nil { baseline = wall }
-                let speedup = (baseline ?? wall) / max(wall, 1e-9)
-                rows.append(
-                    ComparisonRow(
-                        workload: workload,
-                        backend: "threads",
+            for backend in distinctBackends {
+                var baseline: Double?
+                for count in workerCounts {
+                    let label = "\(workload.rawValue) on \(backend.rawValue) × \(count)"
+                    progress.starting(label)
+                    let usage = try await measure(
+                        workload,
+                        on: backend,
                         workers: count,
-                        tasks: tasks,
-                        usage: usage,
-                        speedup: speedup
+                        spinIterations: spinIterations,
+                        fixture: fixture
                     )
-                )
-                progress.finished(label, result: "\(Verdict.format(wall)) s")
+                    let wall = usage.wall.seconds
+                    // Speedups are over the smallest worker count tried (normally 1) of the same pool.
+                    if baseline == nil { baseline = wall }
+                    let speedup = (baseline ?? wall) / max(wall, 1e-9)
+                    rows.append(
+                        ComparisonRow(
+                            workload: workload,
+                            backend: backend.rawValue,
+                            workers: count,
+                            tasks: tasks,
+                            usage: usage,
+                            speedup: speedup
+                        )
+                    )
+                    progress.finished(label, result: "\(Verdict.format(wall)) s")
+                }
             }
         }
         return rows
     }
 
-    /// One sentence per workload.
+    /// One sentence per workload and pool, then one per workload comparing the pools.
     func conclusions(for rows: [ComparisonRow], cpus: Int) -> [String] {
-        distinctWorkloads.map { workload in
-            Verdict.conclude(rows.filter { $0.workload == workload }, cpus: cpus)
+        distinctWorkloads.flatMap { workload in
+            let runs = rows.filter { $0.workload == workload }
+            var sentences = distinctBackends.map { backend in
+                let own = runs.filter { $0.backend == backend.rawValue }
+                let sentence = Verdict.conclude(own, cpus: cpus)
+                return distinctBackends.count > 1 ? "[\(backend.rawValue)] " + sentence : sentence
+            }
+            if let lesson = Verdict.threadsAgainstProcesses(runs) { sentences.append(lesson) }
+            return sentences
         }
     }
 
-    /// Runs one workload's tasks on a fresh pool of `count` workers and measures the whole process.
+    /// Runs one workload's tasks on a fresh pool of `count` workers and measures the whole process,
+    /// worker processes included, from starting the pool to its shutdown.
     private func measure(
         _ workload: Workload,
+        on backend: Backend,
         workers count: Int,
         spinIterations: Int,
         fixture: ReadFixture?
     ) async throws -> ResourceUsage {
-        let pool = try ThreadPool(workers: count)
         fixture?.dropFromPageCache()
-        let tasks = self.tasks
-        let milliseconds = taskMilliseconds
-        // One item per task: these tasks are long, and this is about spreading them over workers.
         let (_, usage) = try await ResourceUsage.measure {
-            switch workload {
-            case .cpu:
-                for try await _ in pool.map(SpinJob(iterations: spinIterations), 0..<tasks, chunkSize: 1) {}
-            case .sleep:
-                for try await _ in pool.map(SleepJob(milliseconds: milliseconds), 0..<tasks, chunkSize: 1) {}
-            case .read:
-                for try await _ in pool.map(ReadFileJob(), fixture?.paths ?? [], chunkSize: 1) {}
+            switch backend {
+            case .threads:
+                let pool = try ThreadPool(workers: count)
+                try await run(workload, on: pool, spinIterations: spinIterations, fixture: fixture)
+                await pool.shutdown()
+            case .processes:
+                let pool = try ProcessPool(workers: count, options: .init(executable: workerExecutable))
+                try await run(workload, on: pool, spinIterations: spinIterations, fixture: fixture)
+                await pool.shutdown()
             }
         }
-        await pool.shutdown()
         return usage
     }
 
+    private func run(_ workload: Workload, on pool: some Pool, spinIterations: Int, fixture: ReadFixture?) async throws
+    {
+        // One item per task: these tasks are long, and this is about spreading them over workers.
+        switch workload {
+        case .cpu:
+            for try await _ in pool.map(SpinJob(iterations: spinIterations), 0..<tasks, chunkSize: 1) {}
+        case .sleep:
+            for try await _ in pool.map(SleepJob(milliseconds: taskMilliseconds), 0..<tasks, chunkSize: 1) {}
+        case .read:
+            for try await _ in pool.map(ReadFileJob(), fixture?.paths ?? [], chunkSize: 1) {}
+        }
+    }
+
     func report(rows: [ComparisonRow], conclusions: [String], cpus: Int) -> String {
-        var table = TextTable(headers: ["workload", "workers", "wall s", "user s", "sys s", "CPU/wall", "speedup"])
+        var table = TextTable(
+            headers: ["workload", "pool", "workers", "wall s", "user s", "sys s", "CPU/wall", "speedup"],
+            leftAligned: [0, 1]
+        )
         for row in rows {
             table.add([
-                row.workload.rawValue, String(row.workers), Verdict.format(row.usage.wall.seconds),
+                row.workload.rawValue, row.backend, String(row.workers), Verdict.format(row.usage.wall.seconds),
                 Verdict.format(row.usage.user.seconds), Verdict.format(row.usage.system.seconds),
                 Verdict.format(row.usage.cpuPerWall), "×" + Verdict.format(row.speedup),
             ])
@@ -161,7 +208,7 @@ struct CompareCommand: AsyncParsableCommand {
             }
         }
         return """
-            spindle compare: ThreadPool, \(cpus) usable CPU\(cpus == 1 ? "" : "s"), \(tasks) tasks per run \
+            spindle compare: \(distinctBackends.map(\.poolName).joined(separator: " and ")), \(cpus) usable CPU\(cpus == 1 ? "" : "s"), \(tasks) tasks per run \
             (\(sizes.joined(separator: "; ")))
 
             \(table.render())
@@ -211,6 +258,16 @@ func parseList(_ text: String) throws -> [Int] {
             throw ValidationError("'\(part)' is not a whole number")
         }
         return value
+    }
+}
+
+/// Parses "threads,processes" into backends.
+func parseBackends(_ text: String) throws -> [Backend] {
+    try text.split(separator: ",").map { part in
+        guard let backend = Backend(rawValue: part.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            throw ValidationError("unknown pool '\(part)': choose from threads, processes")
+        }
+        return backend
     }
 }
 

@@ -35,7 +35,7 @@ enum Verdict {
             var sentence =
                 "\(name): computes. Best \(bestText); CPU-s per s peaks at \(format(peakCPU)) of \(cpus) CPUs"
             if most.workers > cpus && most.speedup < best.speedup * 1.1 {
-                sentence += ", so past \(cpus) workers the threads only take turns on the same cores"
+                sentence += ", so past \(cpus) workers they only take turns on the same cores"
             }
             if most.speedup < best.speedup * 0.9 {
                 sentence += "; \(most.workers) workers are slower than \(best.workers) (switching costs)"
@@ -47,7 +47,7 @@ enum Verdict {
             let perWorker = best.speedup / Double(best.workers)
             var sentence =
                 "\(name): waits. Best \(bestText) while using only \(format(peakCPU)) CPU-s per s: "
-                + "threads spend their time waiting, so more workers than cores pay off"
+                + "workers spend their time waiting, so more workers than cores pay off"
             if perWorker < 0.5 {
                 sentence += " until something else (the device, the queue) saturates"
             }
@@ -55,6 +55,35 @@ enum Verdict {
         }
         return "\(name): more workers barely help (best \(bestText), \(format(peakCPU)) CPU-s per s): the limit is "
             + "neither the CPUs nor waiting threads but something they share, such as the disk's bandwidth or one lock."
+    }
+
+    /// What one workload's runs on both pools show, or `nil` unless both ran on the same worker counts.
+    ///
+    /// The lesson Swift teaches here: threads scale for CPU-bound work too (there is no global
+    /// interpreter lock), so processes are not needed for speed; they cost start-up and copying, and
+    /// buy isolation (a crash, a leak or a runaway job stays in its worker, which can be killed).
+    static func threadsAgainstProcesses(_ rows: [ComparisonRow]) -> String? {
+        let threads = rows.filter { $0.backend == Backend.threads.rawValue }
+        let processes = rows.filter { $0.backend == Backend.processes.rawValue }
+        let pairs = threads.compactMap { thread in
+            processes.first { $0.workers == thread.workers }.map { (thread, $0) }
+        }
+        guard let first = rows.first, !pairs.isEmpty else { return nil }
+        let name = first.workload.rawValue
+        let extra = pairs.map { $0.1.usage.wall.seconds - $0.0.usage.wall.seconds }
+        let meanExtra = extra.reduce(0, +) / Double(extra.count)
+        let bestThreads = threads.max { $0.speedup < $1.speedup }!
+        let bestProcesses = processes.max { $0.speedup < $1.speedup }!
+        var sentence =
+            "\(name): threads ×\(format(bestThreads.speedup)), processes ×\(format(bestProcesses.speedup)) at best; "
+        if meanExtra > 0 {
+            sentence +=
+                "processes took \(format(meanExtra * 1000)) ms more per run on average (starting workers, "
+                + "copying jobs and results)"
+        } else {
+            sentence += "processes were no slower here"
+        }
+        return sentence + ". In Swift threads scale without a GIL; choose processes for isolation, not speed."
     }
 
     static func format(_ value: Double) -> String {

@@ -19,6 +19,21 @@ enum Workload: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// A pool `spindle compare` measures.
+enum Backend: String, CaseIterable, Codable, Sendable {
+    /// A ``ThreadPool``: threads sharing this process's memory.
+    case threads
+    /// A ``ProcessPool``: worker processes of this same program.
+    case processes
+
+    var poolName: String {
+        switch self {
+        case .threads: "ThreadPool"
+        case .processes: "ProcessPool"
+        }
+    }
+}
+
 /// Burns CPU: `iterations` rounds of an xorshift mix, so the optimiser cannot skip the work.
 struct SpinJob: Job {
     var iterations: Int
