@@ -4,8 +4,6 @@
 /// The engine's fields (`worker`, `sequence`, `attempts`) are only touched with the engine's lock
 /// held; the typed operations complete the future and may run on any thread.
 class PoolTask: @unchecked Sendable {
-    /// The job's type, readable, for error messages.
-    let jobName: String
     /// The task frame; its sequence number is rewritten for each worker it is sent to.
     var frame: [UInt8]
     /// Items in the chunk.
@@ -20,8 +18,7 @@ class PoolTask: @unchecked Sendable {
     /// How often a worker died while holding it without running it to the end.
     var attempts = 0
 
-    init(jobName: String, frame: [UInt8], items: Int, timeout: Duration?) {
-        self.jobName = jobName
+    init(frame: [UInt8], items: Int, timeout: Duration?) {
         self.frame = frame
         self.items = items
         self.timeout = timeout
@@ -29,6 +26,9 @@ class PoolTask: @unchecked Sendable {
     }
 
     // MARK: Typed operations
+
+    /// The job's type, readable, for error messages.
+    var jobName: String { fatalError("abstract") }
 
     /// Whether the future is complete (finished, failed, cancelled or timed out).
     var isDone: Bool { fatalError("abstract") }
@@ -66,9 +66,11 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
     /// Encodes the task; `makeValue` turns the chunk's outcome into the future's result.
     ///
+    /// - Parameter encodedJob: the job already encoded, as a map does once for all its chunks.
     /// - Throws: ``SpindleError/Code/encodingFailed`` when the job or an input cannot be encoded.
     init(
         job: J,
+        encodedJob: EncodedJob<J>?,
         inputs: [J.Input],
         timeout: Duration?,
         makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
@@ -76,32 +78,12 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
         self.job = job
         self.inputs = inputs
         self.makeValue = makeValue
-        super.init(
-            jobName: String(reflecting: J.self),
-            frame: try Self.encode(job, inputs),
-            items: inputs.count,
-            timeout: timeout
-        )
+        let encoded: EncodedJob<J>
+        if let encodedJob { encoded = encodedJob } else { encoded = try EncodedJob(job) }
+        super.init(frame: try encoded.frame(for: inputs), items: inputs.count, timeout: timeout)
     }
 
-    private static func encode(_ job: J, _ inputs: [J.Input]) throws(SpindleError) -> [UInt8] {
-        guard let typeName = TypeNames.name(of: J.self) else {
-            throw SpindleError(.encodingFailed, "the job type \(J.self) has no stable name to send to a worker")
-        }
-        var frame: [UInt8] = []
-        do {
-            try TaskMessage.encode(
-                sequence: 0,
-                jobType: typeName,
-                into: &frame,
-                job: { try WireEncoder.encode(job, into: &$0) },
-                inputs: { try WireEncoder.encode(inputs, into: &$0) }
-            )
-        } catch {
-            throw SpindleError(.encodingFailed, "cannot encode the job \(J.self) or its input: \(error)")
-        }
-        return frame
-    }
+    override var jobName: String { String(reflecting: J.self) }
 
     override var isDone: Bool { future.isDone }
 
@@ -133,8 +115,49 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
     override func retry(first count: Int, thenFail error: any Error) throws {
         inputs.removeSubrange(count...)
-        frame = try Self.encode(job, inputs)
+        frame = try EncodedJob(job).frame(for: inputs)
         items = count
         failureAfterOutputs = error
+    }
+}
+
+/// A job's type name and encoded value, made once and reused for every task of a map.
+struct EncodedJob<J: Job>: Sendable {
+    let typeName: String
+    let bytes: [UInt8]
+
+    /// - Throws: ``SpindleError/Code/encodingFailed`` when the job cannot be encoded.
+    init(_ job: J) throws(SpindleError) {
+        guard let typeName = TypeNames.name(of: J.self) else {
+            throw SpindleError(.encodingFailed, "the job type \(J.self) has no stable name to send to a worker")
+        }
+        self.typeName = typeName
+        var bytes: [UInt8] = []
+        do {
+            try WireEncoder.encode(job, into: &bytes)
+        } catch {
+            throw SpindleError(.encodingFailed, "cannot encode the job \(J.self): \(error)")
+        }
+        self.bytes = bytes
+    }
+
+    /// A task frame of this job over `inputs`, with sequence number 0.
+    ///
+    /// - Throws: ``SpindleError/Code/encodingFailed`` when an input cannot be encoded.
+    func frame(for inputs: [J.Input]) throws(SpindleError) -> [UInt8] {
+        var frame: [UInt8] = []
+        frame.reserveCapacity(64 + bytes.count + 16 * inputs.count)
+        do {
+            try TaskMessage.encode(
+                sequence: 0,
+                jobType: typeName,
+                into: &frame,
+                job: { $0.append(contentsOf: bytes) },
+                inputs: { try WireEncoder.encode(inputs, into: &$0) }
+            )
+        } catch {
+            throw SpindleError(.encodingFailed, "cannot encode an input of \(J.self): \(error)")
+        }
+        return frame
     }
 }

@@ -51,6 +51,9 @@ public final class ProcessPool: Pool {
         public var forwardsOutput: Bool
         /// How long a new worker may take to answer before the pool gives up on it.
         public var handshakeTimeout: Duration
+        /// Variables added to (or replacing) this process's environment in the workers, such as
+        /// `OMP_NUM_THREADS=1` for a numeric library that would start a thread per core in each.
+        public var environment: [String: String]
 
         /// Options with every default.
         public init(
@@ -60,7 +63,8 @@ public final class ProcessPool: Pool {
             memoryLimit: Int? = nil,
             initializer: (any WorkerInitializer)? = nil,
             forwardsOutput: Bool = true,
-            handshakeTimeout: Duration = .seconds(5)
+            handshakeTimeout: Duration = .seconds(5),
+            environment: [String: String] = [:]
         ) {
             self.executable = executable
             self.taskTimeout = taskTimeout
@@ -69,6 +73,7 @@ public final class ProcessPool: Pool {
             self.initializer = initializer
             self.forwardsOutput = forwardsOutput
             self.handshakeTimeout = handshakeTimeout
+            self.environment = environment
         }
     }
 
@@ -127,7 +132,8 @@ public final class ProcessPool: Pool {
                 initializerType: initializerType,
                 initializer: initializer,
                 forwardsOutput: options.forwardsOutput,
-                handshakeTimeout: options.handshakeTimeout
+                handshakeTimeout: options.handshakeTimeout,
+                environment: options.environment
             )
         )
     }
@@ -167,10 +173,15 @@ public final class ProcessPool: Pool {
     ) -> MapResults<J.Output> where Inputs.Element == J.Input {
         var options = options
         options.timeout = options.timeout ?? taskTimeout
+        // A message to a worker and back takes tens of microseconds: keep enough chunks in flight
+        // that workers never wait for the next one, even when every item is its own chunk.
+        options.runAhead = options.runAhead ?? 16 * workerCount
         // The sequence holds the pool itself: a pool only referenced by a map still being consumed
         // must not shut down under it.
+        // The job is encoded once for all chunks; if it cannot be, each chunk reports why.
+        let encoded = try? EncodedJob(job)
         return MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
-            self.core.start(job, chunk, timeout: timeout) { .success($0) }
+            self.core.start(job, encoded: encoded, chunk, timeout: timeout) { .success($0) }
         }
     }
 

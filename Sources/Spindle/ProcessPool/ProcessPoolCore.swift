@@ -31,6 +31,7 @@ final class ProcessPoolCore: @unchecked Sendable {
         var initializer: [UInt8]
         var forwardsOutput: Bool
         var handshakeTimeout: Duration
+        var environment: [String: String]
     }
 
     private enum Phase {
@@ -45,6 +46,9 @@ final class ProcessPoolCore: @unchecked Sendable {
         static func < (a: Self, b: Self) -> Bool { a.nanoseconds < b.nanoseconds }
         static func == (a: Self, b: Self) -> Bool { a.nanoseconds == b.nanoseconds && a.task === b.task }
     }
+
+    /// How long the supervisor polls before sleeping while workers hold tasks.
+    static let spinNanoseconds: UInt64 = 30_000
 
     /// The environment variable that marks a worker process: "protocol version:parent pid".
     static let workerEnvironmentKey = "SPINDLE_WORKER"
@@ -105,13 +109,20 @@ final class ProcessPoolCore: @unchecked Sendable {
     /// Encodes `job` over `inputs` as one task, queues it and returns its future.
     func start<J: Job, Value: Sendable>(
         _ job: J,
+        encoded: EncodedJob<J>? = nil,
         _ inputs: [J.Input],
         timeout: Duration?,
         makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
     ) -> Future<Value> {
         let task: TypedPoolTask<J, Value>
         do {
-            task = try TypedPoolTask(job: job, inputs: inputs, timeout: timeout, makeValue: makeValue)
+            task = try TypedPoolTask(
+                job: job,
+                encodedJob: encoded,
+                inputs: inputs,
+                timeout: timeout,
+                makeValue: makeValue
+            )
         } catch {
             return Future(completedWith: .failure(error))
         }
@@ -154,8 +165,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             if case .running = phase { phase = .draining }
             var cancelled: [PoolTask] = []
             if mode == .immediate {
-                cancelled = Array(pending)
-                pending.removeAll()
+                cancelled = takePending()
                 for worker in workers {
                     for task in worker.inFlight where worker.page.claim(task.sequence, as: .cancelled) {
                         cancelled.append(task)
@@ -184,7 +194,10 @@ final class ProcessPoolCore: @unchecked Sendable {
         }
     }
 
+    /// Wakes the supervisor from its poll (lock held).
     private func wakeSupervisor() {
+        // Once stopped, the descriptor is closed, and its number may already be someone else's.
+        if case .stopped = phase { return }
         var one: UInt64 = 1
         _ = write(wakeDescriptor, &one, 8)
     }
@@ -197,6 +210,9 @@ final class ProcessPoolCore: @unchecked Sendable {
         guard averageTaskNanoseconds > 0 else { return 2 }
         return min(32, max(2, 1 + Int(100_000 / averageTaskNanoseconds)))
     }
+
+    /// Tasks sent to workers and not yet answered.
+    private var tasksInWorkers: Int { workers.reduce(0) { $0 + $1.inFlight.count } }
 
     /// Sends queued tasks to workers with spare capacity, least loaded first.
     private func dispatch() {
@@ -214,10 +230,15 @@ final class ProcessPoolCore: @unchecked Sendable {
             }
             guard let worker = best else { break }
             pending.removeFirst()
+            // A worker that already holds two tasks has one waiting in its socket: sending this
+            // one can wait for the supervisor, which sends everything queued in one call when the
+            // worker's next result comes in. One system call per task is what limits throughput.
+            let sendNow = worker.inFlight.count < 2
             worker.enqueue(task)
+            worker.page.pollsForNextTask = tasksInWorkers <= 1
             if worker.inFlight.count == 1 { task.markRunning() }
             if let limit = configuration.maxJobsPerWorker, worker.itemsAssigned >= limit { worker.isRetiring = true }
-            if !touched.contains(where: { $0 === worker }) { touched.append(worker) }
+            if sendNow && !touched.contains(where: { $0 === worker }) { touched.append(worker) }
         }
         var blocked = false
         for worker in touched {
@@ -281,7 +302,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             let pid = try ChildProcess.spawn(
                 executable: configuration.executable,
                 arguments: [],
-                environment: Self.workerEnvironment(),
+                environment: Self.workerEnvironment(adding: configuration.environment),
                 descriptors: descriptors
             )
             let exitDescriptor: Int32
@@ -324,15 +345,19 @@ final class ProcessPoolCore: @unchecked Sendable {
         }
     }
 
-    /// This process's environment, plus the mark that makes `Spindle.bootstrap()` serve.
-    private static func workerEnvironment() -> [String] {
+    /// This process's environment with `extra` variables, plus the mark that makes
+    /// `Spindle.bootstrap()` serve.
+    private static func workerEnvironment(adding extra: [String: String]) -> [String] {
         var environment: [String] = []
         var entry = environ
+        let replaced = Set(extra.keys).union([workerEnvironmentKey])
         while let pointer = entry.pointee {
             let variable = String(cString: pointer)
-            if !variable.hasPrefix(workerEnvironmentKey + "=") { environment.append(variable) }
+            let name = variable.prefix { $0 != "=" }
+            if !replaced.contains(String(name)) { environment.append(variable) }
             entry += 1
         }
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) { environment.append("\(name)=\(value)") }
         environment.append("\(workerEnvironmentKey)=\(wireProtocolVersion):\(getpid())")
         return environment
     }
@@ -341,6 +366,7 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     private func superviseUntilStopped() {
         var lastMemoryCheck = monotonicNanoseconds()
+        var spin = false
         while true {
             // What to watch, and until when.
             var watched: [(fd: Int32, worker: WorkerProcess?, role: Role)] = [(wakeDescriptor, nil, .wake)]
@@ -364,12 +390,27 @@ final class ProcessPoolCore: @unchecked Sendable {
                     wakeup = min(wakeup, lastMemoryCheck + 10_000_000)
                 }
                 plannedWakeup = wakeup
+                // Only while a single task is out: with more, results come in a steady stream anyway,
+                // and polling would take the CPU from the threads that produce and consume them.
+                spin = tasksInWorkers == 1
                 return wakeup
             }
             var pollDescriptors = zip(watched, events).map { pollfd(fd: $0.0.fd, events: $0.1, revents: 0) }
-            let now = monotonicNanoseconds()
-            let waitNanoseconds: Int64 = wakeup == .max ? -1 : Int64(wakeup > now ? min(wakeup - now, 1 << 62) : 0)
-            let ready = spindle_poll(&pollDescriptors, UInt(pollDescriptors.count), waitNanoseconds)
+            // While workers hold tasks, poll without sleeping for a moment first: a result due within
+            // microseconds is then read without the cost of waking this thread.
+            var ready: Int32 = 0
+            if spin {
+                let spinUntil = monotonicNanoseconds() + Self.spinNanoseconds
+                repeat {
+                    ready = spindle_poll(&pollDescriptors, UInt(pollDescriptors.count), 0)
+                } while ready == 0 && monotonicNanoseconds() < spinUntil
+            }
+            if ready == 0 {
+                let now = monotonicNanoseconds()
+                let waitNanoseconds: Int64 =
+                    wakeup == .max ? -1 : Int64(wakeup > now ? min(wakeup - now, 1 << 62) : 0)
+                ready = spindle_poll(&pollDescriptors, UInt(pollDescriptors.count), waitNanoseconds)
+            }
             if ready < 0 && errno != EINTR { preconditionFailure("ppoll failed: \(errno)") }
 
             var exited: [WorkerProcess] = []
@@ -396,6 +437,7 @@ final class ProcessPoolCore: @unchecked Sendable {
                 enforceMemoryLimit()
             }
             let stop: Bool = lock.withLock {
+                for worker in workers where worker.hasUnsentFrames { _ = worker.flush() }
                 enforceHandshakeDeadline()
                 closeIdleWorkers()
                 do throws(SpindleError) {
@@ -417,23 +459,28 @@ final class ProcessPoolCore: @unchecked Sendable {
     private func cleanUpAfterStop() {
         let (waiters, leftovers): ([UnsafeContinuation<Void, Never>], [PoolTask]) = lock.withLock {
             phase = .stopped
-            defer {
-                stopWaiters = []
-                pending.removeAll()
-            }
-            return (stopWaiters, Array(pending))
+            closeDescriptor(wakeDescriptor)
+            defer { stopWaiters = [] }
+            return (stopWaiters, takePending())
         }
         for task in leftovers { task.fail(brokenError ?? SpindleError.shutDown()) }
-        closeDescriptor(wakeDescriptor)
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Empties the queue and returns what it held.
+    private func takePending() -> [PoolTask] {
+        // Not `Array(pending)` on an empty deque: that writes into the shared empty-array storage,
+        // which ThreadSanitizer reports as a race between two pools doing it at once.
+        guard !pending.isEmpty else { return [] }
+        defer { pending.removeAll() }
+        return Array(pending)
     }
 
     /// Marks the pool unusable: every queued and future task fails with `error`.
     private func breakPool(_ error: SpindleError) {
         guard brokenError == nil else { return }
         brokenError = error
-        let failed = Array(pending)
-        pending.removeAll()
+        let failed = takePending()
         if case .running = phase { phase = .draining }
         // Completing futures runs callers' callbacks, which must not find the lock held.
         lock.unlock()
@@ -582,13 +629,19 @@ final class ProcessPoolCore: @unchecked Sendable {
         let failures: [(PoolTask, any Error)] = lock.withLock {
             workers.removeAll { $0 === worker }
             var failures: [(PoolTask, any Error)] = []
-            if !worker.isReady, worker.killReason.map({ if case .handshake = $0 { true } else { false } }) ?? true {
+            let (running, item) = worker.page.running
+            // A worker that started a task got past its handshake, even if its "ready" was lost.
+            let diedStarting =
+                !worker.isReady && running == 0
+                && worker.inFlight.allSatisfy {
+                    worker.page.state(of: $0.sequence) != .started
+                }
+            if diedStarting, worker.killReason.map({ if case .handshake = $0 { true } else { false } }) ?? true {
                 consecutiveStartFailures += 1
                 if worker.setupFailure != nil || !everReady || consecutiveStartFailures >= 3 {
                     breakPool(startFailure(of: worker, termination))
                 }
             }
-            let (running, item) = worker.page.running
             var retried: [PoolTask] = []
             for task in worker.inFlight {
                 task.worker = nil

@@ -77,6 +77,9 @@ enum WorkerMain {
                     return
                 }
                 try ReadyMessage(pid: getpid()).encode(into: &outbox)
+                // At once, not with the first result: if the first task crashes this worker, the pool
+                // must know that the handshake succeeded and the task is to blame.
+                flush()
                 while let frame = try nextFrame() {
                     guard frame.kind == .task else {
                         throw WireError("the pool sent a \(frame.kind) message mid-stream")
@@ -95,13 +98,27 @@ enum WorkerMain {
             while true {
                 if let frame = try inbox.nextFrame() { return frame }
                 flush()
-                let received = inbox.fill { readRetrying(socket, $0, $1) }
+                let received = inbox.fill { receiveSoon(into: $0, $1) }
                 if received == 0 {
                     if inbox.bufferedBytes > 0 { throw WireError("the pool's stream ended inside a frame") }
                     return nil
                 }
                 if received < 0 { throw WireError("reading from the pool failed: errno \(errno)") }
             }
+        }
+
+        /// Reads what the pool sends, polling for 50 µs before blocking when the pool asks for it: a
+        /// pool that feeds tasks one at a time sends the next within microseconds of the last
+        /// result, and waking a sleeping process costs more than that on a busy machine.
+        private func receiveSoon(into buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+            if page.pollsForNextTask {
+                let deadline = monotonicNanoseconds() + 50_000
+                repeat {
+                    let n = recv(socket, buffer, count, Int32(MSG_DONTWAIT))
+                    if n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { return n }
+                } while monotonicNanoseconds() < deadline
+            }
+            return readRetrying(socket, buffer, count)
         }
 
         func flush() {

@@ -10,6 +10,7 @@ internal import Glibc
 /// | --- | --- |
 /// | 0 | sequence number of the task running now, 0 between tasks (u64) |
 /// | 8 | index of the item of that task running now (u64) |
+/// | 16 | 1 when the worker should poll a moment for its next task before sleeping, else 0 (u32) |
 /// | 64 + 4 × (sequence mod 64) | state of that task: 0 queued, 1 started, 2 cancelled (u32) |
 ///
 /// The pool never has more than ``slotCount`` tasks on one worker, so a slot is reused only
@@ -82,6 +83,14 @@ final class SharedPage: @unchecked Sendable {
     /// Worker: records that the running task has reached `item`.
     func setItem(_ item: UInt64) {
         spindle_atomic_store_u64((base + 8).assumingMemoryBound(to: UInt64.self), item)
+    }
+
+    /// Whether the worker should poll for its next task before sleeping: set by the pool while
+    /// tasks come one at a time (polling then saves a wake-up), cleared while many are queued (the
+    /// CPU is better left to the threads producing them).
+    var pollsForNextTask: Bool {
+        get { spindle_atomic_load_u32((base + 16).assumingMemoryBound(to: UInt32.self)) != 0 }
+        set { spindle_atomic_store_u32((base + 16).assumingMemoryBound(to: UInt32.self), newValue ? 1 : 0) }
     }
 
     private func slot(_ sequence: UInt32) -> UnsafeMutablePointer<UInt32> {

@@ -10,6 +10,7 @@ package final class FrameReader {
     private var start = 0
     private var end = 0
     private static let initialCapacity = 64 * 1024
+    private static let trustedFrameSize = 64 << 20
 
     package init() {
         capacity = Self.initialCapacity
@@ -52,14 +53,18 @@ package final class FrameReader {
     /// front or growing the storage; gives back memory a huge frame left behind.
     private func makeRoom() {
         var wanted = Self.initialCapacity
-        if end - start >= Frame.headerSize,
+        let unread = end - start
+        if unread >= Frame.headerSize,
             let (_, length) = try? Frame.parseHeader(
                 UnsafeRawBufferPointer(start: storage + start, count: Frame.headerSize)
             )
         {
-            wanted = max(wanted, Frame.headerSize + length)
+            // Room for the whole frame at once, so that a large one is received without copies; but
+            // a length past 64 MiB is only believed as the bytes arrive, so that a corrupt header
+            // cannot make the reader reserve a gigabyte.
+            let frame = Frame.headerSize + length
+            wanted = max(wanted, frame <= Self.trustedFrameSize ? frame : min(frame, 2 * unread))
         }
-        let unread = end - start
         if unread == 0 && capacity > 4 * Self.initialCapacity && wanted <= Self.initialCapacity {
             storage.deallocate()
             capacity = Self.initialCapacity

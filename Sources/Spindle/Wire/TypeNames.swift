@@ -12,7 +12,12 @@ package enum TypeNames {
     }
 
     /// The type named by `name` in this binary, or `nil`.
+    ///
+    /// Names made by ``name(of:)`` are printable ASCII. Anything else is refused before it reaches
+    /// the runtime: a mangled name may hold "symbolic references", control bytes followed by
+    /// relative addresses, which the runtime would follow.
     package static func lookUp(_ name: String) -> Any.Type? {
+        guard name.utf8.count <= 4096, name.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
         if let type = cache.withLock({ $0[name] }) { return type }
         // The runtime only demangles names of shapes it knows; anything else is simply not found.
         guard let type = _typeByName(name) else { return nil }

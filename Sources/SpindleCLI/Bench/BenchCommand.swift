@@ -34,7 +34,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-python"), help: "Skip the Python baseline.")
     var noPython = false
 
-    @Option(help: "Benchmarks to run, comma-separated: map, latency, cpu, io, process (all by default).")
+    @Option(
+        help: """
+            Benchmarks to run, comma-separated: map, latency, cpu, io, process (all by default); or parts of \
+            process: process-jobs, process-map, process-latency, process-transfer, process-start, process-cpu.
+            """
+    )
     var only: String = "map,latency,cpu,io,process"
 
     private var selected: Set<String> {
@@ -176,8 +181,12 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         // 6. ProcessPool and Python's process pools.
-        if selected.contains("process") {
-            lines += try await ProcessBench(rounds: rounds, runPython: !noPython).run(note: note)
+        let processParts =
+            selected.contains("process")
+            ? ProcessBench.allParts
+            : Set(selected.filter { $0.hasPrefix("process-") }.map { String($0.dropFirst("process-".count)) })
+        if !processParts.isEmpty {
+            lines += try await ProcessBench(rounds: rounds, runPython: !noPython, parts: processParts).run(note: note)
         }
 
         var table = TextTable(headers: ["benchmark", "what", "measured", "ratio", "goal"], leftAligned: [0, 1])

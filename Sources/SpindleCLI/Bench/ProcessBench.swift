@@ -15,6 +15,10 @@ struct ProcessBench {
     var autoItems = 100_000
     var roundTrips = 5_000
     var runPython: Bool
+    /// Which parts to run: jobs, map, latency, transfer, start, cpu.
+    var parts: Set<String> = ProcessBench.allParts
+
+    static let allParts: Set<String> = ["jobs", "map", "latency", "transfer", "start", "cpu"]
 
     /// The figures of one run, for the table and the Python ratios.
     struct Figures {
@@ -35,35 +39,45 @@ struct ProcessBench {
         _ = try await pool.submit(NoOpJob(), 0).value
         var perJob = Double.infinity, auto = Double.infinity
         for _ in 0..<rounds {
-            perJob = min(
-                perJob,
-                try await timed { for try await _ in pool.map(NoOpJob(), 0..<perJobItems, chunkSize: 1) {} }
-            )
-            auto = min(auto, try await timed { for try await _ in pool.map(NoOpJob(), 0..<autoItems) {} })
+            if parts.contains("jobs") {
+                perJob = min(
+                    perJob,
+                    try await timed { for try await _ in pool.map(NoOpJob(), 0..<perJobItems, chunkSize: 1) {} }
+                )
+            }
+            if parts.contains("map") {
+                auto = min(auto, try await timed { for try await _ in pool.map(NoOpJob(), 0..<autoItems) {} })
+            }
         }
         figures.perJobRate = Double(perJobItems) / perJob
         figures.autoRate = Double(autoItems) / auto
-        var latencies: [Double] = []
-        latencies.reserveCapacity(roundTrips)
-        for i in 0..<roundTrips {
-            let start = ContinuousClock.now
-            _ = try await pool.submit(NoOpJob(), i).value
-            latencies.append((ContinuousClock.now - start).seconds * 1e6)
+        if parts.contains("latency") {
+            var latencies: [Double] = []
+            latencies.reserveCapacity(roundTrips)
+            for i in 0..<roundTrips {
+                let start = ContinuousClock.now
+                _ = try await pool.submit(NoOpJob(), i).value
+                latencies.append((ContinuousClock.now - start).seconds * 1e6)
+            }
+            (figures.roundTripP50, figures.roundTripP99) = percentiles(latencies)
         }
-        (figures.roundTripP50, figures.roundTripP99) = percentiles(latencies)
-
-        note("ProcessPool: 16 MiB [Double] to a job and back, \(rounds) rounds")
-        let values = [Double](repeating: 1.5, count: 2 << 20)
-        var transfer = Double.infinity
-        for _ in 0..<rounds {
-            transfer = min(transfer, try await timed { _ = try await pool.submit(EchoJob(), values).value })
+        if parts.contains("transfer") {
+            note("ProcessPool: 16 MiB [Double] to a job and back, \(rounds) rounds")
+            let values = [Double](repeating: 1.5, count: 2 << 20)
+            var transfer = Double.infinity
+            for _ in 0..<rounds {
+                transfer = min(transfer, try await timed { _ = try await pool.submit(EchoJob(), values).value })
+            }
+            figures.transferMiBPerSecond = 16 / transfer
         }
-        figures.transferMiBPerSecond = 16 / transfer
         await pool.shutdown()
+        guard parts.contains("start") || parts.contains("cpu") else {
+            return rows(figures, python: runPython ? PythonProcessBaseline.run(note: note) : nil)
+        }
 
         note("ProcessPool: new 2-worker pool to first result, \(rounds + 2) times")
         var starts: [Double] = []
-        for _ in 0..<(rounds + 2) {
+        for _ in 0..<(parts.contains("start") ? rounds + 2 : 0) {
             starts.append(
                 try await timed {
                     let fresh = try ProcessPool(workers: 2)
@@ -72,7 +86,10 @@ struct ProcessBench {
                 } * 1000
             )
         }
-        figures.startMilliseconds = percentiles(starts).p50
+        if !starts.isEmpty { figures.startMilliseconds = percentiles(starts).p50 }
+        guard parts.contains("cpu") else {
+            return rows(figures, python: runPython ? PythonProcessBaseline.run(note: note) : nil)
+        }
 
         note("ProcessPool: 16 CPU-bound jobs of 0.1 s on 1 and 2 workers")
         let iterations = SpinJob.calibrate(for: .milliseconds(100))

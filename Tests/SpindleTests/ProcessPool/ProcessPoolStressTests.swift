@@ -11,8 +11,6 @@ struct ProcessPoolStressTests {
     @Test func tenThousandJobsWithFivePercentWorkerDeaths() async {
         let report = FileGate()
         await #expect(processExitsWith: .success) { [path = report.path as String] in
-            // A crash report per death would take most of the time; the causes are checked below.
-            setenv("SWIFT_BACKTRACE", "enable=no", 1)
             let descriptorsBefore = openDescriptors()
             let pool = try! makeTestPool(workers: 2) { $0.forwardsOutput = false }
             let futures = (0..<10_000).map { pool.submit(Chaos(), $0) }
@@ -47,8 +45,10 @@ struct ProcessPoolStressTests {
             }
             await pool.shutdown()
             if !childProcesses().isEmpty { problems.append("children left: \(childProcesses())") }
-            if openDescriptors() != descriptorsBefore {
-                problems.append("descriptors \(descriptorsBefore) → \(openDescriptors())")
+            // New descriptors are leaks; the runtime may close some of its own meanwhile.
+            let leaked = openDescriptors().subtracting(descriptorsBefore)
+            if !leaked.isEmpty {
+                problems.append("descriptors left open: \(leaked)")
             }
             if !problems.isEmpty {
                 let file = fopen(path, "w")!
