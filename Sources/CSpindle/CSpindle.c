@@ -22,6 +22,7 @@ int spindle_set_thread_name(const char *name) {
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -94,6 +95,11 @@ int spindle_poll(struct pollfd *fds, unsigned long count, int64_t timeout_ns) {
 
 int spindle_memfd_create(const char *name) {
     return memfd_create(name, MFD_CLOEXEC);
+}
+
+void spindle_keep_large_allocations(void) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 int spindle_die_with_parent(void) {

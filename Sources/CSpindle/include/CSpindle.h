@@ -38,6 +38,10 @@ int spindle_poll(struct pollfd *fds, unsigned long count, int64_t timeout_ns);
 /// memfd_create(2) with MFD_CLOEXEC; -1 with errno set.
 int spindle_memfd_create(const char *name);
 
+/// Tunes glibc's allocator for a process that moves large buffers: freed blocks up to 32 MiB stay in
+/// the heap for reuse (M_MMAP_THRESHOLD) and the heap is not trimmed below 256 MiB (M_TRIM_THRESHOLD).
+void spindle_keep_large_allocations(void);
+
 /// Makes the calling process receive SIGKILL when the thread that started it exits (PR_SET_PDEATHSIG).
 int spindle_die_with_parent(void);
 

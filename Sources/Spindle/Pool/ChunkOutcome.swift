@@ -26,20 +26,24 @@ package struct ChunkOutcome<Output: Sendable>: Sendable {
     @inlinable
     package static func run<Input>(
         _ inputs: [Input],
-        willRun: ((Int) -> Void)? = nil,
+        willRun: (Int) -> Void = { _ in },
         _ body: (Input) async throws -> Output
     ) async -> ChunkOutcome {
         let start = monotonicNanoseconds()
         var outputs: [Output] = []
         outputs.reserveCapacity(inputs.count)
         var failure: (any Error)?
-        for (index, input) in inputs.enumerated() {
+        // An index, not `enumerated()`: when this runs unspecialised, a tuple per item costs a
+        // type-metadata lookup.
+        var index = 0
+        for input in inputs {
             // Items of a cancelled map that have not started never run.
             if Task.isCancelled {
                 failure = SpindleError.cancelled()
                 break
             }
-            willRun?(index)
+            willRun(index)
+            index += 1
             do {
                 outputs.append(try await body(input))
             } catch {

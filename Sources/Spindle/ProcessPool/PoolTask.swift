@@ -122,11 +122,13 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 }
 
 /// A job's type name and encoded value, made once and reused for every task of a map.
+@usableFromInline
 struct EncodedJob<J: Job>: Sendable {
     let typeName: String
     let bytes: [UInt8]
 
     /// - Throws: ``SpindleError/Code/encodingFailed`` when the job cannot be encoded.
+    @usableFromInline
     init(_ job: J) throws(SpindleError) {
         guard let typeName = TypeNames.name(of: J.self) else {
             throw SpindleError(.encodingFailed, "the job type \(J.self) has no stable name to send to a worker")

@@ -79,8 +79,8 @@ public final class ProcessPool: Pool {
 
     /// How many worker processes run jobs.
     public let workerCount: Int
-    private let core: ProcessPoolCore
-    private let taskTimeout: Duration?
+    @usableFromInline let core: ProcessPoolCore
+    @usableFromInline let taskTimeout: Duration?
 
     /// Starts `workers` worker processes.
     ///
@@ -166,6 +166,8 @@ public final class ProcessPool: Pool {
     }
 
     /// Runs `job` over every input in the worker processes; see ``Pool/map(_:_:options:)``.
+    // Inlinable so that reading the inputs is specialised for the caller's sequence type.
+    @inlinable
     public func map<J: Job, Inputs: Sequence>(
         _ job: J,
         _ inputs: Inputs,

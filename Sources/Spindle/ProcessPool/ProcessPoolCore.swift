@@ -18,6 +18,7 @@ internal import HeapModule
 ///
 /// Crash bookkeeping relies on each worker's ``SharedPage``: it shows which task and item the
 /// worker was running when it died, so that only that item fails and the rest is retried.
+@usableFromInline
 final class ProcessPoolCore: @unchecked Sendable {
     // @unchecked Sendable: the mutable state is only touched with `lock` held, except what the
     // supervisor thread alone uses (documented on each field).
@@ -107,6 +108,7 @@ final class ProcessPoolCore: @unchecked Sendable {
     // MARK: Submitting
 
     /// Encodes `job` over `inputs` as one task, queues it and returns its future.
+    @usableFromInline
     func start<J: Job, Value: Sendable>(
         _ job: J,
         encoded: EncodedJob<J>? = nil,
