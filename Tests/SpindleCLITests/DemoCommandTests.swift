@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SpindleCLI
@@ -23,5 +24,23 @@ struct DemoCommandTests {
         #expect(lines.contains("wait(.allCompleted): 4 done, 0 pending"))
         #expect(lines.contains { $0.hasPrefix("withTaskExecutorPreference(pool) runs on thread: spindle-") })
         #expect(lines.contains { $0.hasPrefix("submit after shutdown: SpindleError.poolShutDown") })
+    }
+
+    @Test func theProcessTourShowsIsolation() async throws {
+        let me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let spindle = (me as NSString).deletingLastPathComponent + "/spindle"
+        let lines = try await DemoCommand.processTour(workerExecutable: spindle)
+        #expect(lines.contains("ProcessPool with 2 workers: 2 worker processes, none of them this one: true"))
+        #expect(lines.contains("process map(Square(), 1...10): [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]"))
+        #expect(
+            lines.contains {
+                $0.hasPrefix(
+                    "a job crashing its worker at input 5: outputs [0, 1, 2, 3, 4], then SpindleError.workerDied"
+                )
+            },
+            "\(lines)"
+        )
+        #expect(lines.contains("the pool carries on: submit(Square(), 12).value = 144"))
+        #expect(lines.contains { $0.hasPrefix("a runaway job with a 200 ms timeout: SpindleError.timedOut") })
     }
 }

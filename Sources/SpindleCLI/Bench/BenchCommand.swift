@@ -36,11 +36,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Benchmarks to run, comma-separated: map, latency, cpu, io, process (all by default); or parts of \
+            Benchmarks to run, comma-separated: map, latency, cpu, io, process, wire (all by default); or parts of \
             process: process-jobs, process-map, process-latency, process-transfer, process-start, process-cpu.
             """
     )
-    var only: String = "map,latency,cpu,io,process"
+    var only: String = "map,latency,cpu,io,process,wire"
 
     private var selected: Set<String> {
         Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -193,6 +193,16 @@ struct BenchCommand: AsyncParsableCommand {
         for line in lines { table.add(line) }
         print("spindle bench: \(cpus) usable CPUs; ratios are Spindle's advantage, measured side by side\n")
         print(table.render())
+
+        // 7. The wire coder against Foundation's coders, in a table of its own.
+        if selected.contains("wire") {
+            note("wire coder against JSONEncoder and PropertyListEncoder, \(rounds + 4) rounds")
+            let rows = try WireBenchmark.rows(rounds: rounds + 4)
+            var wire = TextTable(headers: rows[0], leftAligned: [0])
+            for row in rows.dropFirst() { wire.add(row) }
+            print("\nwire coding, per call (encode and decode one value; best round):\n")
+            print(wire.render())
+        }
     }
 }
 

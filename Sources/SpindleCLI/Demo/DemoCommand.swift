@@ -21,15 +21,71 @@ struct FailAtInput: Job {
     }
 }
 
+/// Crashes its worker process at one input, to show crash isolation.
+struct CrashAtInput: Job {
+    var crashing: Int
+    func run(_ x: Int) async throws -> Int {
+        if x == crashing { fatalError("CrashAtInput reached input \(x)") }
+        return x
+    }
+}
+
+/// Spins without ever checking for cancellation: only a process can stop it.
+struct Runaway: Job {
+    func run(_ seconds: Int) async throws -> Int {
+        let end = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < end {}
+        return seconds
+    }
+}
+
+/// Returns the pid of the worker process that ran it.
+struct WhichProcess: Job {
+    func run(_: Int) async throws -> Int32 { getpid() }
+}
+
 /// `spindle demo`: the README's tour, run for real, printing what each step gives.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "A tour of the Pool interface on a ThreadPool, with real output."
+        abstract: "A tour of the Pool interface on a ThreadPool and a ProcessPool, with real output."
     )
+
+    @Option(name: .customLong("worker-executable"), help: .hidden)
+    var workerExecutable: String?
 
     func run() async throws {
         for line in try await Self.tour() { print(line) }
+        for line in try await Self.processTour(workerExecutable: workerExecutable) { print(line) }
+    }
+
+    /// The ProcessPool part of the tour: same interface, crash isolation, killable jobs.
+    static func processTour(workerExecutable: String?) async throws -> [String] {
+        var out: [String] = []
+        // Crash reports would interleave with the tour's lines; the errors say what happened.
+        let options = ProcessPool.Options(executable: workerExecutable, environment: ["SWIFT_BACKTRACE": "enable=no"])
+        let pool = try ProcessPool(workers: 2, options: options)
+        let pids = Set(try await pool.map(WhichProcess(), 0..<100, chunkSize: 1).collect())
+        out.append(
+            "ProcessPool with \(pool.workerCount) workers: \(pids.count) worker processes, none of them this one: \(!pids.contains(getpid()))"
+        )
+        out.append("process map(Square(), 1...10): \(try await pool.map(Square(), 1...10).collect())")
+        var outputs: [Int] = []
+        do {
+            for try await y in pool.map(CrashAtInput(crashing: 5), 0..<10, chunkSize: 10) { outputs.append(y) }
+        } catch {
+            out.append("a job crashing its worker at input 5: outputs \(outputs), then \(error)")
+        }
+        out.append("the pool carries on: submit(Square(), 12).value = \(try await pool.submit(Square(), 12).value)")
+        let start = ContinuousClock.now
+        do {
+            _ = try await pool.submit(Runaway(), 60, timeout: .milliseconds(200)).value
+        } catch {
+            let waited = Int((ContinuousClock.now - start).seconds * 1000 / 100) * 100
+            out.append("a runaway job with a 200 ms timeout: \(error) (killed; about \(waited) ms)")
+        }
+        await pool.shutdown()
+        return out
     }
 
     /// Runs every step of the tour and returns what it prints.

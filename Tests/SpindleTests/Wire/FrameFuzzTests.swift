@@ -1,0 +1,99 @@
+@testable import Spindle
+import Testing
+
+/// The frame reader and every message decoder, fed mutated and random byte streams: they may only
+/// ever accept or throw ``WireError``, never crash or hang. The same inputs reach the pool's and
+/// the worker's side, and a failure's error is rebuilt as the pool would.
+@Suite struct FrameFuzzTests {
+    /// Streams of valid frames, as a pool and a worker send them.
+    static func samples() throws -> [[UInt8]] {
+        var poolStream: [UInt8] = []
+        try SetupMessage(workerID: 3, initializerType: TypeNames.name(of: Int.self)!, initializer: [1, 2]).encode(
+            into: &poolStream
+        )
+        for sequence in 1...3 as ClosedRange<UInt32> {
+            try TaskMessage.encode(
+                sequence: sequence,
+                jobType: TypeNames.name(of: [Int].self)!,
+                into: &poolStream,
+                job: { try WireEncoder.encode([7, 8], into: &$0) },
+                inputs: { try WireEncoder.encode(Array(0..<Int(sequence * 5)), into: &$0) }
+            )
+        }
+        var workerStream: [UInt8] = []
+        try ReadyMessage(pid: 1234).encode(into: &workerStream)
+        try ResultMessage.encode(sequence: 1, busyNanoseconds: 99, failure: nil, into: &workerStream) {
+            try WireEncoder.encode([1, 4, 9], into: &$0)
+        }
+        let thrown = RemoteFailure(thrown: TestError(id: 5))
+        try ResultMessage.encode(sequence: 2, busyNanoseconds: 1, failure: thrown, into: &workerStream) {
+            try WireEncoder.encode([Int](), into: &$0)
+        }
+        let coding = RemoteFailure(kind: .coding, message: "cannot encode")
+        try ResultMessage.encode(sequence: 3, busyNanoseconds: 1, failure: coding, into: &workerStream) {
+            try WireEncoder.encode([7], into: &$0)
+        }
+        try SkippedMessage(sequence: 4).encode(into: &workerStream)
+        var failed: [UInt8] = []
+        try SetupFailedMessage(reason: "the initializer threw").encode(into: &failed)
+        return [poolStream, workerStream, failed]
+    }
+
+    /// Cuts `bytes` into frames in randomly sized reads, as a socket delivers them, and decodes each.
+    static func decodeStream(_ bytes: UnsafeRawBufferPointer, random: inout SplitMix64) throws {
+        let reader = FrameReader()
+        var offset = 0
+        while offset < bytes.count {
+            let step = 1 + random.below(64)
+            _ = reader.fill { buffer, room in
+                let count = min(room, step, bytes.count - offset)
+                buffer.copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
+                offset += count
+                return count
+            }
+            while let (kind, payload) = try reader.nextFrame() {
+                switch kind {
+                case .setup: _ = try SetupMessage(decoding: payload)
+                case .ready: _ = try ReadyMessage(decoding: payload)
+                case .setupFailed: _ = try SetupFailedMessage(decoding: payload)
+                case .skipped: _ = try SkippedMessage(decoding: payload)
+                case .task:
+                    let task = try TaskMessage(decoding: payload)
+                    _ = TypeNames.lookUp(task.jobType)
+                    _ = try WireDecoder.decode([Int].self, from: task.job)
+                    _ = try WireDecoder.decode([Int].self, from: task.inputs)
+                case .result:
+                    let result = try ResultMessage(decoding: payload)
+                    _ = result.failure?.error(jobType: "Fuzz")
+                    _ = try WireDecoder.decode([Int].self, from: result.outputs)
+                }
+            }
+        }
+        if reader.bufferedBytes > 0 { throw WireError("the stream ended inside a frame") }
+    }
+
+    @Test func validStreamsDecode() throws {
+        var random = SplitMix64(seed: 1)
+        for sample in try Self.samples() {
+            try sample.withUnsafeBytes { bytes in try Self.decodeStream(bytes, random: &random) }
+        }
+    }
+
+    @Test func mutatedAndRandomStreamsOnlyEverThrowWireError() throws {
+        let iterations = fuzzIterations(default: 1_000_000)
+        var random = SplitMix64(seed: 0x5EED_F4A3)
+        let report = fuzz(
+            seed: 0x5EED_F4A3,
+            iterations: iterations,
+            samples: try Self.samples(),
+            expecting: WireError.self
+        ) {
+            bytes in try Self.decodeStream(bytes, random: &random)
+        }
+        for (input, error) in report.unexpected {
+            Issue.record("unexpected \(type(of: error)): \(error) for input \(input)")
+        }
+        #expect(report.accepted + report.rejected == iterations)
+        #expect(report.accepted > 0 && report.rejected > 0)
+    }
+}

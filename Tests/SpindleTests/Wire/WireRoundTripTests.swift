@@ -1,0 +1,267 @@
+@testable import Spindle
+import Testing
+
+@Suite struct WireRoundTripTests {
+    @Test func everyShapeAtOnce() throws {
+        #expect(try roundTrip(Everything.sample) == Everything.sample)
+    }
+
+    @Test func integerExtremesInEveryPath() throws {
+        #expect(try roundTrip(Int.min) == .min)
+        #expect(try roundTrip(Int.max) == .max)
+        #expect(try roundTrip(UInt64.max) == .max)
+        #expect(try roundTrip(Int8.min) == .min)
+        #expect(try roundTrip([Int.min, Int.max]) == [.min, .max])
+        #expect(try roundTrip([UInt64.max, 0]) == [.max, 0])
+        #expect(try roundTrip(Wrapper(Int64.min)) == Wrapper(.min))
+        for value in [0, 1, 63, 64, 127, 128, -1, -64, -65, 1 << 40, -(1 << 40)] {
+            #expect(try roundTrip(value) == value)
+            #expect(try roundTrip([value: value]) == [value: value])
+        }
+    }
+
+    @Test func smallIntegersTakeOneByte() throws {
+        #expect(try wireBytes(63) == [WireTag.smallInteger | 63, 0])
+        #expect(try wireBytes(64) == [WireTag.unsigned, 64, 0])
+        #expect(try wireBytes(-1) == [WireTag.negative, 0, 0])
+    }
+
+    @Test func integersDecodeAsAnyTypeTheyFitIn() throws {
+        #expect(try wireDecode(UInt8.self, wireBytes(200)) == 200)
+        #expect(try wireDecode(Int64.self, wireBytes(UInt32.max)) == Int64(UInt32.max))
+        #expect(throws: WireError.self) { try wireDecode(Int8.self, wireBytes(300)) }
+        #expect(throws: WireError.self) { try wireDecode(UInt.self, wireBytes(-1)) }
+        #expect(throws: WireError.self) { try wireDecode(Int.self, wireBytes(UInt64.max)) }
+    }
+
+    @Test func nanPayloadsSurvive() throws {
+        let doubles = [
+            Double(bitPattern: 0x7FF8_0000_DEAD_BEEF), Double(bitPattern: 0x7FF0_0000_0000_0001),
+            Double(bitPattern: 0xFFF8_0000_0000_0000), -0.0,
+        ]
+        let floats = [Float(bitPattern: 0x7FC0_1234), Float(bitPattern: 0x7F80_0001)]
+        #expect(try roundTrip(doubles).map(\.bitPattern) == doubles.map(\.bitPattern))
+        #expect(try roundTrip(floats).map(\.bitPattern) == floats.map(\.bitPattern))
+        #expect(try roundTrip(ElementwiseDoubles(doubles)).values.map(\.bitPattern) == doubles.map(\.bitPattern))
+        for double in doubles {
+            #expect(try roundTrip(double).bitPattern == double.bitPattern)
+        }
+        #expect(try roundTrip(floats[0]).bitPattern == floats[0].bitPattern)
+    }
+
+    @Test func emptyValues() throws {
+        #expect(try roundTrip("") == "")
+        #expect(try roundTrip([Int]()) == [])
+        #expect(try roundTrip([String]()) == [])
+        #expect(try roundTrip([SmallRecord]()) == [])
+        #expect(try roundTrip([String: Int]()) == [:])
+        #expect(try roundTrip(ContiguousArray<Bool>()) == [])
+        #expect(try roundTrip([[Double]]([[], []])) == [[], []])
+    }
+
+    @Test func unicodeStrings() throws {
+        let strings = ["é", "日本語のテキスト", "👩‍👩‍👧‍👦", "\u{0}", String(repeating: "ü🌍", count: 1000), "a\u{301}"]
+        for string in strings {
+            #expect(try roundTrip(string) == string)
+        }
+        #expect(try roundTrip(strings) == strings)
+        #expect(try roundTrip(SmallRecord(id: 1, name: strings[2], score: 0, tags: strings)).tags == strings)
+    }
+
+    @Test func nestedOptionals() throws {
+        let values: [Int??] = [nil, .some(nil), .some(.some(5))]
+        #expect(try roundTrip(values) == values)
+        for value in values {
+            #expect(try roundTrip(value) == value)
+            #expect(try roundTrip(Wrapper(value)) == Wrapper(value))
+        }
+        let triples: [Int???] = [nil, .some(nil), .some(.some(nil)), .some(.some(.some(1)))]
+        #expect(try roundTrip(triples) == triples)
+        let optionalNil: Int? = nil
+        #expect(try roundTrip(optionalNil) == nil)
+    }
+
+    @Test func optionalPropertiesOmittedOrPresent() throws {
+        struct Partial: Codable, Equatable {
+            var first: Int?
+            var second: String?
+            var third: [Int]?
+        }
+        for value in [Partial(), Partial(first: 1), Partial(second: "x"), Partial(first: 1, second: "", third: [])] {
+            #expect(try roundTrip(value) == value)
+        }
+    }
+
+    @Test func enumsWithAssociatedValues() throws {
+        let shapes: [Shape] = [
+            .point, .circle(radius: 1), .rectangle(width: 2, height: 3), .labeled("", .min),
+            .polygon([.polygon([.point]), .circle(radius: -0.0)]),
+        ]
+        #expect(try roundTrip(shapes) == shapes)
+        #expect(try roundTrip(Color.blue) == .blue)
+        let expression = Expression.call(name: "f", arguments: [.add(.number(.nan), .variable("x"))])
+        #expect(try wireBytes(roundTrip(expression)) == wireBytes(expression))
+    }
+
+    @Test func classesWithSuperclassCoding() throws {
+        let dog = Dog(name: "Rex", breed: "collie")
+        #expect(try roundTrip(dog) == dog)
+        let cat = Cat(name: "Tom", lives: 9)
+        #expect(try roundTrip(cat) == cat)
+        #expect(try roundTrip([dog, dog]) == [dog, dog])
+    }
+
+    @Test func dictionariesAndSets() throws {
+        let byString: [String: [Int]] = ["a": [1], "b": [], "": [-1, 2]]
+        #expect(try roundTrip(byString) == byString)
+        let byInt: [Int: Double] = [-1: 1.5, 0: 0, 1 << 50: -2]
+        #expect(try roundTrip(byInt) == byInt)
+        struct Point: Codable, Hashable { var x, y: Int }
+        let byStruct: [Point: String] = [Point(x: 1, y: 2): "a", Point(x: -1, y: 0): "b"]
+        #expect(try roundTrip(byStruct) == byStruct)
+        let set: Set<Int> = [1, 2, 3]
+        #expect(try roundTrip(set) == set)
+        let many = Dictionary(uniqueKeysWithValues: (0..<10_000).map { ("key\($0)", $0) })
+        #expect(try roundTrip(many) == many)
+    }
+
+    @Test func largeArrays() throws {
+        let count = 1_200_000
+        let ints = (0..<count).map { $0 &* 2_654_435_761 }
+        #expect(try roundTrip(ints) == ints)
+        let doubles = ContiguousArray((0..<count).map { Double($0) / 7 })
+        #expect(try roundTrip(doubles) == doubles)
+        let bools = (0..<count).map { $0 % 3 == 0 }
+        #expect(try roundTrip(bools) == bools)
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0) }
+        #expect(try roundTrip(bytes) == bytes)
+        let strings = (0..<count).map { String($0) }
+        #expect(try roundTrip(strings) == strings)
+    }
+
+    @Test func packedArraysAreRawBytes() throws {
+        let bytes = try wireBytes([Double](repeating: 1, count: 1000))
+        // Tag, kind, two-byte count, the elements, the empty key table's trailer.
+        #expect(bytes.count == 4 + 8000 + 1)
+        #expect(bytes[0] == WireTag.packed && bytes[1] == WirePackedKind.float64.rawValue)
+    }
+
+    @Test func packedAndElementwiseArraysInteroperate() throws {
+        let values: [Double] = [1, -2.5, .infinity]
+        #expect(try wireDecode(ElementwiseDoubles.self, wireBytes(values)).values == values)
+        #expect(try wireDecode([Double].self, wireBytes(ElementwiseDoubles(values))) == values)
+        #expect(try wireDecode([Int64].self, wireBytes([Int32]([1, -2, .max]))) == [1, -2, Int64(Int32.max)])
+        #expect(throws: WireError.self) { try wireDecode([Int8].self, wireBytes([300])) }
+        #expect(throws: WireError.self) { try wireDecode([String].self, wireBytes([1.5])) }
+    }
+
+    @Test func outOfOrderSkippingDecoder() throws {
+        let value = Shuffled(a: 5, b: "bee", c: [1, 2, 3], d: SmallRecord(id: 1, name: "d", score: 2, tags: []))
+        var expected = value
+        expected.c = []
+        #expect(try roundTrip(value) == expected)
+        #expect(try roundTrip([value, value]) == [expected, expected])
+        var withoutD = value
+        withoutD.d = nil
+        expected.d = nil
+        #expect(try roundTrip(withoutD) == expected)
+    }
+
+    @Test func readerWithFewerFieldsSkipsTheRest() throws {
+        struct Narrow: Codable, Equatable { var name: String }
+        let records = (0..<100).map { SmallRecord(id: $0, name: "n\($0)", score: 1, tags: ["a", "b"]) }
+        #expect(try wireDecode([Narrow].self, wireBytes(records)) == records.map { Narrow(name: $0.name) })
+    }
+
+    @Test func keysAreSentOncePerMessage() throws {
+        let records = (0..<1000).map { SmallRecord(id: $0, name: "", score: 0, tags: []) }
+        let bytes = try wireBytes(records)
+        let score = Array("score".utf8)
+        let occurrences = (0...(bytes.count - score.count)).filter { bytes[$0..<$0 + score.count].elementsEqual(score) }
+        #expect(occurrences.count == 1)
+        #expect(try wireDecode([SmallRecord].self, bytes) == records)
+    }
+
+    @Test func smallerThanJSONForATypicalStruct() throws {
+        let record = SmallRecord(id: 12_345, name: "worker-7", score: 0.875, tags: ["cpu", "batch", "retry"])
+        let json = #"{"id":12345,"name":"worker-7","score":0.875,"tags":["cpu","batch","retry"]}"#
+        let wire = try wireBytes(record)
+        #expect(wire.count < json.utf8.count)
+        let records = try wireBytes([SmallRecord](repeating: record, count: 100))
+        #expect(records.count < json.utf8.count * 100 * 2 / 3)
+    }
+
+    @Test func appendsToExistingBytes() throws {
+        var bytes: [UInt8] = [9, 9, 9]
+        try WireEncoder.encode("hi", into: &bytes)
+        #expect(bytes.prefix(3) == [9, 9, 9])
+        #expect(try wireDecode(String.self, Array(bytes.dropFirst(3))) == "hi")
+        #expect(throws: Failing.Failure.self) { try WireEncoder.encode(Failing(), into: &bytes) }
+        #expect(bytes.count == 3 + 4, "a failed encode leaves the buffer as it was")
+    }
+}
+
+extension WireRoundTripTests {
+    @Test func everyContainerMethod() throws {
+        var tour = ContainerTour()
+        #expect(try roundTrip(tour) == tour)
+        tour.int64 = .min
+        tour.uint64 = .max
+        tour.string = String(repeating: "é", count: 100)
+        #expect(try roundTrip(tour) == tour)
+    }
+
+    @Test func packedArraysOfEveryWidth() throws {
+        #expect(try roundTrip([Int8]([.min, 0, .max])) == [.min, 0, .max])
+        #expect(try roundTrip([Int16]([.min, 0, .max])) == [.min, 0, .max])
+        #expect(try roundTrip([Int32]([.min, 0, .max])) == [.min, 0, .max])
+        #expect(try roundTrip([Int64]([.min, 0, .max])) == [.min, 0, .max])
+        #expect(try roundTrip([UInt]([0, .max])) == [0, .max])
+        #expect(try roundTrip([UInt16]([0, .max])) == [0, .max])
+        #expect(try roundTrip([UInt32]([0, .max])) == [0, .max])
+        #expect(try roundTrip([Float]([1.5, -.infinity])) == [1.5, -.infinity])
+        // Packed elements read one by one, converting widths where the value fits.
+        struct Elements<T: Decodable>: Decodable {
+            var values: [T] = []
+            init(from decoder: any Decoder) throws {
+                var container = try decoder.unkeyedContainer()
+                while !container.isAtEnd { values.append(try container.decode(T.self)) }
+            }
+        }
+        #expect(try wireDecode(Elements<Int>.self, wireBytes([UInt16]([1, .max]))).values == [1, 65_535])
+        #expect(try wireDecode(Elements<Double>.self, wireBytes([Float]([0.5]))).values == [0.5])
+        #expect(try wireDecode(Elements<Bool>.self, wireBytes([true, false])).values == [true, false])
+        #expect(throws: WireError.self) { try wireDecode(Elements<UInt8>.self, wireBytes([Int16]([-1]))) }
+        #expect(throws: WireError.self) { try wireDecode(Elements<String>.self, wireBytes([1.5])) }
+        #expect(throws: WireError.self) { try wireDecode(Elements<[Int]>.self, wireBytes([1])) }
+    }
+}
+
+extension WireRoundTripTests {
+    /// Writes `nil` explicitly and reads it back with `decodeNil(forKey:)` before `decode`.
+    struct NilProbe: Codable, Equatable {
+        var x: Int?
+        var y: Int
+
+        enum CodingKeys: CodingKey { case x, y }
+
+        init(x: Int?, y: Int) { (self.x, self.y) = (x, y) }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            x = try container.decodeNil(forKey: .x) ? nil : container.decode(Int.self, forKey: .x)
+            y = try container.decode(Int.self, forKey: .y)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            if let x { try container.encode(x, forKey: .x) } else { try container.encodeNil(forKey: .x) }
+            try container.encode(y, forKey: .y)
+        }
+    }
+
+    @Test func decodeNilThenDecode() throws {
+        let probes = [NilProbe(x: nil, y: 1), NilProbe(x: 5, y: 2)]
+        #expect(try roundTrip(probes) == probes)
+    }
+}
