@@ -204,3 +204,10 @@ public struct ReadMark: Job {
     public init() {}
     public func run(_: Int) async throws -> String { workerMark }
 }
+
+/// Multiplies by `factor`: a generic job, which a worker must find by its full type name.
+public struct Scale<Value: BinaryFloatingPoint & Codable & Sendable>: Job {
+    public var factor: Value
+    public init(factor: Value) { self.factor = factor }
+    public func run(_ x: Value) async throws -> Value { x * factor }
+}

@@ -117,7 +117,11 @@ package struct RemoteFailure: Sendable, Equatable {
         case .coding:
             return SpindleError(.encodingFailed, message)
         case .unknownJob:
-            return SpindleError(.encodingFailed, message)
+            // The worker could only name it by its mangled name; this side knows it.
+            return SpindleError(
+                .encodingFailed,
+                "the job type \(jobType) is not a Job in the worker's binary: is the worker built from this program?"
+            )
         }
     }
 }

@@ -96,4 +96,17 @@ import Testing
         #expect(report.accepted + report.rejected == iterations)
         #expect(report.accepted > 0 && report.rejected > 0)
     }
+
+    @Test func aWorkerOfAnotherProtocolVersionIsRefused() throws {
+        var setup: [UInt8] = []
+        var message = SetupMessage(workerID: 1)
+        message.version = wireProtocolVersion + 1
+        try message.encode(into: &setup)
+        let error = #expect(throws: WireError.self) {
+            try setup.withUnsafeBytes { bytes in
+                _ = try SetupMessage(decoding: UnsafeRawBufferPointer(rebasing: bytes[Frame.headerSize...]))
+            }
+        }
+        #expect(error?.message.contains("protocol version") == true)
+    }
 }
