@@ -43,6 +43,9 @@ class PoolTask: @unchecked Sendable {
     /// Fails the whole task: the error comes at its first item.
     func fail(_ error: any Error) { fatalError("abstract") }
 
+    /// Drops the frame and inputs once the task can no longer be sent again.
+    func releasePayload() { frame = [] }
+
     /// Cancels the future if it has not started.
     func cancelIfPending() { fatalError("abstract") }
 
@@ -107,6 +110,11 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
     }
 
     override func cancelIfPending() { future.cancelIfPending() }
+
+    override func releasePayload() {
+        super.releasePayload()
+        inputs = []
+    }
 
     override func timeOut() {
         guard let timeout else { return }

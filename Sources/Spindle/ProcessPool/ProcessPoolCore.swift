@@ -63,6 +63,7 @@ final class ProcessPoolCore: @unchecked Sendable {
     private var pending: Deque<PoolTask> = []
     private var workers: [WorkerProcess] = []
     private var deadlines = Heap<Deadline>()
+    private var deadlinesAfterCompaction = 1_024
     private var brokenError: SpindleError?
     private var everReady = false
     private var consecutiveStartFailures = 0
@@ -134,6 +135,12 @@ final class ProcessPoolCore: @unchecked Sendable {
             guard case .running = phase else { return SpindleError.shutDown() }
             pending.append(task)
             if let deadline = task.deadline {
+                // Finished tasks stay in the heap until their deadline; with long timeouts on a big
+                // map they would pile up, so the heap is rebuilt without them each time it doubles.
+                if deadlines.count >= deadlinesAfterCompaction * 2 {
+                    deadlines = Heap(deadlines.unordered.filter { !$0.task.isDone })
+                    deadlinesAfterCompaction = max(1_024, deadlines.count)
+                }
                 deadlines.insert(Deadline(nanoseconds: deadline, task: task))
                 if deadline < plannedWakeup { wakeSupervisor() }
             }
@@ -559,6 +566,8 @@ final class ProcessPoolCore: @unchecked Sendable {
             guard let index = worker.inFlight.firstIndex(where: { $0.sequence == sequence }) else { return nil }
             let task = worker.inFlight.remove(at: index)
             task.worker = nil
+            // Its frame and inputs only serve to send it again after a crash, which can no longer happen.
+            task.releasePayload()
             if let busyNanoseconds {
                 let sample = Double(busyNanoseconds)
                 averageTaskNanoseconds =

@@ -28,6 +28,9 @@ extension WirePackable {
                     if kind == .bool, let bad = source.first(where: { $0 > 1 }) {
                         throw .corrupted("a packed Bool is \(bad), not 0 or 1")
                     }
+                    // Not through `unsafeUninitializedCapacity` when empty: that writes a zero count
+                    // into the shared empty-array storage, which ThreadSanitizer reports as a race.
+                    if count == 0 { return [] }
                     // Copy rather than bind: the source may be unaligned.
                     return Array(unsafeUninitializedCapacity: count) { buffer, initialized in
                         UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
