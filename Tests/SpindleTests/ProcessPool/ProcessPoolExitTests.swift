@@ -36,6 +36,12 @@ struct ProcessPoolExitTests {
             while pids.count < 2 {
                 for pid in try! await pool.map(WorkerPID(), 0..<20, chunkSize: 1).collect() { pids.insert(pid) }
             }
+            // Keep both workers busy, so that they are not reading their sockets: only the
+            // parent-death signal can stop them, not the end of the stream.
+            let started = [path + ".a", path + ".b"]
+            for flag in started { _ = pool.submit(AnnounceThenBlock(), flag) }
+            while started.contains(where: { access($0, F_OK) != 0 }) { usleep(1_000) }
+            for flag in started { unlink(flag) }
             let text = pids.map(String.init).joined(separator: " ")
             let file = fopen(path, "w")!
             fputs(text, file)
