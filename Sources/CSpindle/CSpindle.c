@@ -76,6 +76,10 @@ int spindle_spawn(const char *path, char *const argv[], char *const envp[],
     return err;
 }
 
+int spindle_pidfd_signal(int pidfd, int signal) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}
+
 int spindle_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }

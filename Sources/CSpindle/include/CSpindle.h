@@ -22,6 +22,10 @@ int spindle_set_thread_name(const char *name);
 int spindle_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *parent_fds, const int *child_fds, int count, pid_t *pid);
 
+/// pidfd_send_signal(2): signals the process behind a pidfd, never a process that reused its pid;
+/// -1 with errno set (ESRCH once it has exited).
+int spindle_pidfd_signal(int pidfd, int signal);
+
 /// pidfd_open(2): a descriptor that becomes readable when the process exits; -1 with errno set.
 int spindle_pidfd_open(pid_t pid);
 

@@ -154,15 +154,18 @@ final class ProcessPoolCore: @unchecked Sendable {
     /// Stops a task whose future was cancelled or abandoned: a task still queued in a worker is
     /// marked so the worker skips it; a running one has its worker killed (and replaced).
     private func cancel(_ task: PoolTask) {
-        let killed: Bool = lock.withLock {
-            guard let worker = task.worker, worker.killReason == nil else { return false }
-            if worker.page.state(of: task.sequence) == .cancelled { return false }
-            if worker.page.claim(task.sequence, as: .cancelled) { return true }
-            guard worker.inFlight.contains(where: { $0 === task }) else { return false }
-            kill(worker, because: .cancel)
-            return true
+        lock.withLock {
+            // Queued here (perhaps again, after its worker died) or on a dying worker: failing the
+            // future is enough; it is dropped when its turn comes.
+            guard let worker = task.worker, worker.killReason == nil else { return }
+            if worker.page.claim(task.sequence, as: .cancelled) { return }
+            // Started: kill only if it is still the one running. Otherwise it has finished and its
+            // result is on its way, and killing the worker would blame the next task.
+            if worker.page.running.sequence == UInt64(task.sequence) {
+                kill(worker, because: .cancel(task.sequence))
+            }
         }
-        if killed { task.fail(SpindleError.cancelled()) }
+        task.fail(SpindleError.cancelled())
     }
 
     // MARK: Shutting down
@@ -261,7 +264,9 @@ final class ProcessPoolCore: @unchecked Sendable {
     private func kill(_ worker: WorkerProcess, because reason: WorkerProcess.KillReason) {
         guard worker.killReason == nil else { return }
         worker.killReason = reason
-        _ = Glibc.kill(worker.pid, SIGKILL)
+        // Through the pidfd: after the worker has exited and been reaped, its pid may be another
+        // process's already, while the pidfd still names the old one (and the signal fails).
+        _ = spindle_pidfd_signal(worker.exitDescriptor, SIGKILL)
     }
 
     /// Shuts the sending side of idle workers that have no more work coming: they exit by themselves.
@@ -466,11 +471,20 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     /// After the loop: fails whatever is left, wakes those waiting for the stop.
     private func cleanUpAfterStop() {
-        let (waiters, leftovers): ([UnsafeContinuation<Void, Never>], [PoolTask]) = lock.withLock {
-            phase = .stopped
-            closeDescriptor(wakeDescriptor)
-            defer { stopWaiters = [] }
-            return (stopWaiters, takePending())
+        let (waiters, leftovers, survivors): ([UnsafeContinuation<Void, Never>], [PoolTask], [WorkerProcess]) =
+            lock.withLock {
+                phase = .stopped
+                closeDescriptor(wakeDescriptor)
+                defer {
+                    stopWaiters = []
+                    workers = []
+                }
+                return (stopWaiters, takePending(), workers)
+            }
+        // Only when starting the pool failed part-way are workers left: stop and reap them.
+        for worker in survivors {
+            _ = spindle_pidfd_signal(worker.exitDescriptor, SIGKILL)
+            _ = ChildProcess.reap(worker.pid)
         }
         for task in leftovers { task.fail(brokenError ?? SpindleError.shutDown()) }
         for waiter in waiters { waiter.resume() }
@@ -647,7 +661,7 @@ final class ProcessPoolCore: @unchecked Sendable {
                 && worker.inFlight.allSatisfy {
                     worker.page.state(of: $0.sequence) != .started
                 }
-            if diedStarting, worker.killReason.map({ if case .handshake = $0 { true } else { false } }) ?? true {
+            if diedStarting, worker.killReason?.victim == nil {
                 consecutiveStartFailures += 1
                 if worker.setupFailure != nil || !everReady || consecutiveStartFailures >= 3 {
                     breakPool(startFailure(of: worker, termination))
@@ -659,7 +673,9 @@ final class ProcessPoolCore: @unchecked Sendable {
                 if task.isDone { continue }
                 if let brokenError {
                     failures.append((task, brokenError))
-                } else if running != 0 && task.sequence == UInt32(truncatingIfNeeded: running) {
+                } else if running != 0 && task.sequence == UInt32(truncatingIfNeeded: running)
+                    && (worker.killReason?.victim).map({ $0 == task.sequence }) ?? true
+                {
                     // The task it was running: its item `item` is the culprit.
                     let error = deathError(of: worker, termination, running: task)
                     if item > 0 && item < task.items, (try? task.retry(first: Int(item), thenFail: error)) != nil {
@@ -709,7 +725,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             return SpindleError.timedOut(after: task.timeout ?? .zero)
         case .cancel:
             return SpindleError.cancelled()
-        case .retire, .handshake, nil:
+        case .handshake, nil:
             return SpindleError(
                 .workerDied,
                 "\(process) running \(task.jobName) \(termination)",
@@ -743,8 +759,10 @@ final class ProcessPoolCore: @unchecked Sendable {
             while let first = deadlines.min, first.nanoseconds <= now {
                 let task = deadlines.removeMin().task
                 if task.isDone { continue }
-                if let worker = task.worker, !worker.page.claim(task.sequence, as: .cancelled) {
-                    kill(worker, because: .timeout)
+                if let worker = task.worker, !worker.page.claim(task.sequence, as: .cancelled),
+                    worker.page.running.sequence == UInt64(task.sequence)
+                {
+                    kill(worker, because: .timeout(task.sequence))
                 }
                 expired.append(task)
             }

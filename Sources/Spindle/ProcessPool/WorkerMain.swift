@@ -6,8 +6,8 @@ internal import Glibc
 /// The worker reads frames from descriptor 3 (a socket to the pool), runs each task's job over
 /// its inputs in order, and writes a result frame per task. It records in its ``SharedPage``
 /// (descriptor 4) which task and item it is running, so that the pool can tell, if the worker
-/// dies, which item killed it. Results are sent in batches when more tasks are already waiting,
-/// but never held back while the worker would block for input.
+/// dies, which item killed it. A result is sent before the next task starts and before the worker
+/// blocks for input, never held back behind other work.
 ///
 /// It exits when the pool closes the socket, and by SIGKILL when the pool's supervisor thread
 /// (its parent) dies, even without a chance to close anything.
@@ -60,8 +60,6 @@ enum WorkerMain {
         let page: SharedPage
         let inbox = FrameReader()
         var outbox: [UInt8] = []
-        /// When the oldest result in the outbox was added (monotonic nanoseconds), 0 when empty.
-        var outboxSince: UInt64 = 0
         var jobTypes: [String: any Job.Type] = [:]
 
         init(page: SharedPage) {
@@ -89,8 +87,11 @@ enum WorkerMain {
                         throw WireError("the pool sent a \(frame.kind) message mid-stream")
                     }
                     let task = try TaskMessage(decoding: frame.payload)
+                    // Results already made go out before the next task starts: it may run for long,
+                    // and a result held behind it would keep its future waiting, or be lost (and
+                    // its job run again) if this worker is killed.
+                    if !outbox.isEmpty { flush() }
                     await run(task)
-                    if outbox.count >= 256 * 1024 || monotonicNanoseconds() - outboxSince > 200_000 { flush() }
                 }
             } catch {
                 fail("protocol error: \(error)")
@@ -138,7 +139,6 @@ enum WorkerMain {
             }
             // Kept for the next result up to 64 MiB: fresh memory costs a page fault per 4 KiB.
             outbox.removeAll(keepingCapacity: outbox.capacity <= 64 << 20)
-            outboxSince = 0
         }
 
         func initialize(_ setup: SetupMessage) async -> String? {
@@ -156,7 +156,6 @@ enum WorkerMain {
         }
 
         func run(_ task: TaskMessage) async {
-            if outboxSince == 0 { outboxSince = monotonicNanoseconds() }
             guard page.claim(task.sequence, as: .started) else {
                 try? SkippedMessage(sequence: task.sequence).encode(into: &outbox)
                 return

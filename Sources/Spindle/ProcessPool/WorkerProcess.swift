@@ -9,10 +9,19 @@ internal import Glibc
 final class WorkerProcess: @unchecked Sendable {
     /// Why the pool killed a worker, which decides what the job it was running is told.
     enum KillReason {
-        case timeout, cancel, retire
+        /// The task with this sequence number ran past its deadline, or its future was cancelled.
+        case timeout(UInt32), cancel(UInt32)
         case memory(residentBytes: Int)
         case protocolError(String)
         case handshake(String)
+
+        /// The task this kill was for, when it was for one.
+        var victim: UInt32? {
+            switch self {
+            case .timeout(let sequence), .cancel(let sequence): sequence
+            default: nil
+            }
+        }
     }
 
     /// The worker's number in its pool, shown in its output prefix.

@@ -54,6 +54,18 @@ struct ProcessPoolFaultTests {
         await pool.shutdown()
     }
 
+    @Test func aFinishedResultIsNotHeldBehindASlowTask() async throws {
+        // One worker holds both tasks at once; the quick one's result must not wait for the slow one.
+        let pool = try makeTestPool(workers: 1)
+        let quick = pool.submit(Square(), 3)
+        let slow = pool.submit(Busy(), 90_000)
+        let (done, _) = await Future.wait([quick], until: .allCompleted, timeout: .seconds(30))
+        #expect(done.count == 1, "the quick result waited for the slow task")
+        #expect(try await quick.value == 9)
+        slow.cancel()
+        await pool.shutdown()
+    }
+
     @Test func thePoolsDefaultTimeoutAppliesUnlessACallGivesItsOwn() async throws {
         let pool = try makeTestPool(workers: 1) { $0.taskTimeout = .milliseconds(100) }
         await expectSpindleError(.timedOut) { try await pool.submit(Busy(), 60_000).value }
