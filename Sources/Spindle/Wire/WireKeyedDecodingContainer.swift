@@ -156,54 +156,19 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         try read(key) { (p, e) throws(WireFailure) in try decoding.readFloat(&p, end: e) }
     }
 
-    func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(forKey: key) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(forKey: key) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(forKey: key) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try integer(forKey: key) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try integer(forKey: key) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try integer(forKey: key) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try integer(forKey: key) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try integer(forKey: key) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(forKey: key) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(forKey: key) }
+    private func integer<I: FixedWidthInteger>(forKey key: Key) throws -> I {
         let field = try require(key)
-        return try decoding.readInteger(Int.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
-        let field = try require(key)
-        return try decoding.readInteger(Int8.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
-        let field = try require(key)
-        return try decoding.readInteger(Int16.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
-        let field = try require(key)
-        return try decoding.readInteger(Int32.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
-        let field = try require(key)
-        return try decoding.readInteger(Int64.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
-        let field = try require(key)
-        return try decoding.readInteger(UInt.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
-        let field = try require(key)
-        return try decoding.readInteger(UInt8.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
-        let field = try require(key)
-        return try decoding.readInteger(UInt16.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
-        let field = try require(key)
-        return try decoding.readInteger(UInt32.self, start: field.start, end: field.end, depth: depth, key: key)
-    }
-
-    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
-        let field = try require(key)
-        return try decoding.readInteger(UInt64.self, start: field.start, end: field.end, depth: depth, key: key)
+        return try decoding.readInteger(I.self, start: field.start, end: field.end, depth: depth, key: key)
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {

@@ -28,60 +28,19 @@ struct WireValueEncoder: Encoder {
 }
 
 /// A single value container: the frame's value is whatever one `encode` call writes.
-struct WireSingleValueEncodingContainer: SingleValueEncodingContainer {
+struct WireSingleValueEncodingContainer: SingleValueEncodingContainer, WireScalarEncoding {
     let encoding: WireEncoding
     let depth: Int
     let id: Int
 
     var codingPath: [any CodingKey] { encoding.codingPath(depth: depth) }
 
-    private func fill() throws {
+    func beginScalar() throws {
         guard encoding.fillSingleValue(depth: depth, id: id) else { throw encoding.misuseError }
     }
 
-    mutating func encodeNil() throws {
-        try fill()
-        encoding.writeNil()
-    }
-
-    mutating func encode(_ value: Bool) throws {
-        try fill()
-        encoding.writeBool(value)
-    }
-
-    mutating func encode(_ value: String) throws {
-        try fill()
-        encoding.writeString(value)
-    }
-
-    mutating func encode(_ value: Double) throws {
-        try fill()
-        encoding.writeDouble(value)
-    }
-
-    mutating func encode(_ value: Float) throws {
-        try fill()
-        encoding.writeFloat(value)
-    }
-
-    mutating func encode(_ value: Int) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try encodeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try encodeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try encodeInteger(value) }
-
-    private func encodeInteger<I: FixedWidthInteger>(_ value: I) throws {
-        try fill()
-        encoding.writeInteger(value)
-    }
-
     mutating func encode<T: Encodable>(_ value: T) throws {
-        try fill()
+        try beginScalar()
         try encoding.encodeValue(value, key: nil)
     }
 }
