@@ -62,12 +62,6 @@ struct CompareCommandTests {
         await #expect(throws: CompareError.self) { try await command.runComparison() }
     }
 
-    /// An executable built next to the test bundle, such as `spindle`.
-    private func siblingExecutable(_ name: String) -> String {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        return (me as NSString).deletingLastPathComponent + "/" + name
-    }
-
     private func temporaryFolder() throws -> String {
         var template = Array("/tmp/spindle-compare-test-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw CompareError("mkdtemp failed") }

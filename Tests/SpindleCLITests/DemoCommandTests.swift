@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 
 @testable import SpindleCLI
@@ -27,9 +26,7 @@ struct DemoCommandTests {
     }
 
     @Test func theProcessTourShowsIsolation() async throws {
-        let me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let spindle = (me as NSString).deletingLastPathComponent + "/spindle"
-        let lines = try await DemoCommand.processTour(workerExecutable: spindle)
+        let lines = try await DemoCommand.processTour(workerExecutable: siblingExecutable("spindle"))
         #expect(lines.contains("ProcessPool with 2 workers: 2 worker processes, none of them this one: true"))
         #expect(lines.contains("process map(Square(), 1...10): [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]"))
         #expect(

@@ -125,7 +125,7 @@ public final class ProcessPool: Pool {
         taskTimeout = options.taskTimeout
         core = try ProcessPoolCore(
             configuration: .init(
-                executable: options.executable ?? Self.currentExecutable(),
+                executable: options.executable ?? currentExecutablePath(),
                 workers: count,
                 maxJobsPerWorker: options.maxJobsPerWorker,
                 memoryLimit: options.memoryLimit,
@@ -145,13 +145,6 @@ public final class ProcessPool: Pool {
 
     deinit {
         core.beginShutdown(.graceful)
-    }
-
-    private static func currentExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "/proc/self/exe" }
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: Pool

@@ -85,19 +85,3 @@ public enum AvailableCPUs {
         return q / p + (q % p == 0 ? 0 : 1)  // rounds up without overflowing near Int.max
     }
 }
-
-/// Reads a small text file (such as one under /proc or /sys) whole, or returns `nil`.
-func readSmallFile(_ path: String, limit: Int = 1 << 16) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while bytes.count < limit {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { break }
-        bytes.append(contentsOf: buffer[..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}

@@ -51,14 +51,10 @@ enum ChildProcess {
 
     /// Resident memory of `pid` in bytes, from /proc/PID/statm; `nil` once it is gone.
     static func residentBytes(of pid: pid_t) -> Int? {
-        let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 128)
-        let n = buffer.withUnsafeMutableBytes { readRetrying(fd, $0.baseAddress!, $0.count) }
-        guard n > 0 else { return nil }
-        let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count >= 2, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return nil }
+        // "size resident shared ..." in pages.
+        guard let fields = readSmallFile("/proc/\(pid)/statm")?.split(separator: " "), fields.count >= 2,
+            let pages = Int(fields[1])
+        else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

@@ -42,10 +42,7 @@ package enum Frame {
         guard length <= maximumPayload else {
             throw WireError("a message of \(length) bytes is over the limit of \(maximumPayload) bytes")
         }
-        let value = UInt32(length)
-        for index in 0..<4 {
-            bytes[start + 4 + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
-        }
+        bytes.storeLittleEndian(UInt32(length), at: start + 4)
     }
 
     /// Reads a frame header: the kind and the payload length.
@@ -76,6 +73,12 @@ extension Array where Element == UInt8 {
     package mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
         var littleEndian = value.littleEndian
         Swift.withUnsafeBytes(of: &littleEndian) { append(contentsOf: $0) }
+    }
+
+    /// Overwrites the four bytes at `offset` with `value` in little-endian byte order: how a length
+    /// or sequence number is filled in once known.
+    package mutating func storeLittleEndian(_ value: UInt32, at offset: Int) {
+        for index in 0..<4 { self[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
     }
 
     /// Appends a length-prefixed run of bytes: a 32-bit little-endian count, then the bytes.

@@ -124,14 +124,14 @@ package struct TaskMessage {
         bytes.appendLittleEndian(UInt32(0))
         try encodeJob(&bytes)
         let jobLength = UInt32(truncatingIfNeeded: bytes.count - jobLengthAt - 4)
-        for index in 0..<4 { bytes[jobLengthAt + index] = UInt8(truncatingIfNeeded: jobLength >> (8 * index)) }
+        bytes.storeLittleEndian(jobLength, at: jobLengthAt)
         try encodeInputs(&bytes)
         try Frame.finish(at: start, in: &bytes)
     }
 
     /// Rewrites the sequence number of the task frame that starts `frame`.
     package static func patchSequence(_ sequence: UInt32, in frame: inout [UInt8]) {
-        for index in 0..<4 { frame[Frame.headerSize + index] = UInt8(truncatingIfNeeded: sequence >> (8 * index)) }
+        frame.storeLittleEndian(sequence, at: Frame.headerSize)
     }
 
     /// Reads a task; the job and inputs point into `payload`.

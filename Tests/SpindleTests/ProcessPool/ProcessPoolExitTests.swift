@@ -1,6 +1,6 @@
 import Glibc
 import PoolConformance
-import Spindle
+@testable import Spindle
 import Testing
 
 /// Whole-process behaviour of a process pool, each in a child process of its own (an exit test), so
@@ -48,7 +48,7 @@ struct ProcessPoolExitTests {
             fclose(file)
             kill(getpid(), SIGKILL)
         }
-        let text = try #require(readFile(pidFile.path))
+        let text = try #require(readSmallFile(pidFile.path))
         let pids = text.split(separator: " ").compactMap { Int32($0) }
         #expect(pids.count == 2)
         let deadline = ContinuousClock.now + .seconds(10)
@@ -75,38 +75,19 @@ struct ProcessPoolExitTests {
 
     @Test func aProgramThatForgotBootstrapGetsAClearError() async {
         await #expect(processExitsWith: .success) {
-            setenv("SPINDLE_TEST_WORKER_MODE", "forgot-bootstrap", 1)
-            let pool = try! makeTestPool()
-            do {
-                _ = try await pool.submit(Square(), 2).value
-                exit(1)
-            } catch let error as SpindleError {
-                guard error.code == .workerStartFailed, error.message.contains("Spindle.bootstrap()") else {
-                    print("unexpected: \(error)")
-                    exit(2)
-                }
-            } catch {
-                exit(3)
-            }
+            let pool = try! makeTestPool { $0.environment["SPINDLE_TEST_WORKER_MODE"] = "forgot-bootstrap" }
+            await exitUnlessStartFails(pool, mentioning: "Spindle.bootstrap()")
             await pool.shutdown()
         }
     }
 
     @Test func aWorkerThatNeverAnswersIsGivenUpOn() async {
         await #expect(processExitsWith: .success) {
-            setenv("SPINDLE_TEST_WORKER_MODE", "silent", 1)
-            let pool = try! makeTestPool(workers: 1) { $0.handshakeTimeout = .milliseconds(500) }
-            do {
-                _ = try await pool.submit(Square(), 2).value
-                exit(1)
-            } catch let error as SpindleError {
-                guard error.code == .workerStartFailed, error.message.contains("did not answer") else {
-                    print("unexpected: \(error)")
-                    exit(2)
-                }
-            } catch {
-                exit(3)
+            let pool = try! makeTestPool(workers: 1) {
+                $0.environment["SPINDLE_TEST_WORKER_MODE"] = "silent"
+                $0.handshakeTimeout = .milliseconds(500)
             }
+            await exitUnlessStartFails(pool, mentioning: "did not answer")
             await pool.shutdown()
             guard childProcesses().isEmpty else { exit(4) }
         }
@@ -119,6 +100,20 @@ struct ProcessPoolExitTests {
                 _ = try! await pool.submit(Square(), 2).value
             }
         }
+    }
+}
+
+/// Exits with a non-zero status unless `pool`'s first job fails with
+/// ``SpindleError/Code/workerStartFailed`` and a message mentioning `text`: for exit tests.
+func exitUnlessStartFails(_ pool: ProcessPool, mentioning text: String) async {
+    do {
+        _ = try await pool.submit(Square(), 2).value
+        exit(1)
+    } catch let error as SpindleError where error.code == .workerStartFailed && error.message.contains(text) {
+        return
+    } catch {
+        print("unexpected: \(error)")
+        exit(2)
     }
 }
 
@@ -150,7 +145,7 @@ func childProcesses() -> [Int32] {
     let me = getpid()
     while let entry = readdir(directory) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard let pid = Int32(name), let stat = readFile("/proc/\(pid)/stat") else { continue }
+        guard let pid = Int32(name), let stat = readSmallFile("/proc/\(pid)/stat") else { continue }
         // "pid (comm) state ppid ...": the command may hold spaces, so count from the last ')'.
         guard let close = stat.lastIndex(of: ")") else { continue }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -161,20 +156,6 @@ func childProcesses() -> [Int32] {
 
 /// Whether `pid` is a running process (not gone, not a zombie).
 func isAlive(_ pid: Int32) -> Bool {
-    guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+    guard let stat = readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
     return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
-}
-
-/// The contents of a small text file, or `nil`.
-func readFile(_ path: String) -> String? {
-    guard let file = fopen(path, "r") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        if n <= 0 { break }
-        bytes += buffer[..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }

@@ -1,6 +1,6 @@
 import Glibc
 import PoolConformance
-import Spindle
+@testable import Spindle
 import Testing
 
 /// Many jobs, many deaths of every kind: nothing lost, nothing duplicated, every error names its
@@ -61,6 +61,6 @@ struct ProcessPoolStressTests {
                 exit(1)
             }
         }
-        if let problems = readFile(report.path) { Issue.record("\(problems)") }
+        if let problems = readSmallFile(report.path) { Issue.record("\(problems)") }
     }
 }

@@ -17,24 +17,11 @@ struct ThrowTestError: Job {
 
 /// Starts `body` on a fresh detached pthread: not one of Swift concurrency's threads, not a pool's.
 func startPlainThread(_ body: @escaping @Sendable () -> Void) {
-    final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    do {
+        try startDetachedThread(name: "test-plain", body)
+    } catch {
+        preconditionFailure("\(error)")
     }
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    let err = pthread_create(
-        &thread,
-        nil,
-        { argument in
-            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-            box.body()
-            return nil
-        },
-        context
-    )
-    precondition(err == 0, "pthread_create failed: \(err)")
-    pthread_detach(thread)
 }
 
 /// Runs `body` on a fresh plain thread and awaits what it returns; `body` may block.
