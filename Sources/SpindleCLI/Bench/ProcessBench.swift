@@ -15,10 +15,10 @@ struct ProcessBench {
     var autoItems = 100_000
     var roundTrips = 5_000
     var runPython: Bool
-    /// Which parts to run: jobs, map, latency, transfer, start, cpu.
+    /// Which parts to run: jobs, map, latency, transfer, timeout, start, cpu.
     var parts: Set<String> = ProcessBench.allParts
 
-    static let allParts: Set<String> = ["jobs", "map", "latency", "transfer", "start", "cpu"]
+    static let allParts: Set<String> = ["jobs", "map", "latency", "transfer", "timeout", "start", "cpu"]
 
     /// The figures of one run, for the table and the Python ratios.
     struct Figures {
@@ -27,6 +27,7 @@ struct ProcessBench {
         var roundTripP50 = Double.nan
         var roundTripP99 = Double.nan
         var startMilliseconds = Double.nan
+        var timeoutOverrunMilliseconds = Double.nan
         var transferMiBPerSecond = Double.nan
         var cpuOne = Double.nan
         var cpuTwo = Double.nan
@@ -69,6 +70,20 @@ struct ProcessBench {
                 transfer = min(transfer, try await timed { _ = try await pool.submit(EchoJob(), values).value })
             }
             figures.transferMiBPerSecond = 16 / transfer
+        }
+        if parts.contains("timeout") {
+            // A job that would compute for a minute, with a 100 ms timeout: how long past the
+            // deadline its future fails (its worker is killed and replaced meanwhile).
+            note("ProcessPool: a runaway job with a 100 ms timeout, \(rounds + 2) times")
+            var overruns: [Double] = []
+            for _ in 0..<(rounds + 2) {
+                let seconds = await timed {
+                    _ = try? await pool.submit(SpinJob(iterations: Int.max), 1, timeout: .milliseconds(100)).value
+                }
+                overruns.append(seconds * 1000 - 100)
+                _ = try? await pool.submit(NoOpJob(), 0).value  // the replacement is up
+            }
+            figures.timeoutOverrunMilliseconds = percentiles(overruns).p50
         }
         await pool.shutdown()
         guard parts.contains("start") || parts.contains("cpu") else {
@@ -116,6 +131,10 @@ struct ProcessBench {
                 "process: round trip µs", "ProcessPool p50 / p99",
                 "\(format(f.roundTripP50)) / \(format(f.roundTripP99))",
                 "", "p50 ≤ 40",
+            ],
+            [
+                "process: late job", "fails after its 100 ms timeout + ms", format(f.timeoutOverrunMilliseconds), "",
+                "≤ 100",
             ],
             ["process: start", "new 2-worker pool → first result, ms", format(f.startMilliseconds), "", "≤ 15"],
             ["process: 16 MiB there and back", "ProcessPool MiB/s", format(f.transferMiBPerSecond), "", "≥ 1024"],
