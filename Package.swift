@@ -56,9 +56,17 @@ let package = Package(
             path: "Tests/SpindleTestWorker",
             swiftSettings: strictSettings
         ),
+        // Workloads with a known answer (busy threads, sleeps, pipes, locks, disk reads) that the
+        // tests of `spindle time` measure.
+        .executableTarget(
+            name: "SpindleTimeWorkloads",
+            dependencies: ["CSpindle", "Spindle"],
+            path: "Tests/SpindleTimeWorkloads",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SpindleTests",
-            dependencies: ["Spindle", "PoolConformance", "SpindleTestWorker"],
+            dependencies: ["Spindle", "PoolConformance", "SpindleTestWorker", "SpindleTimeWorkloads"],
             swiftSettings: strictSettings
         ),
         .testTarget(

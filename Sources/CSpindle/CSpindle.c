@@ -1,5 +1,8 @@
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <sched.h>
 #include <string.h>
 #include "CSpindle.h"
@@ -9,6 +12,32 @@ int spindle_affinity_count(void) {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
     return CPU_COUNT(&set);
+}
+
+int spindle_thread_affinity(pid_t tid, uint64_t *mask, int words) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(tid, sizeof(set), &set) != 0) return -1;
+    for (int i = 0; i < words; i++) mask[i] = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && cpu / 64 < words; cpu++) {
+        if (CPU_ISSET(cpu, &set)) mask[cpu / 64] |= (uint64_t)1 << (cpu % 64);
+    }
+    return CPU_COUNT(&set);
+}
+
+pid_t spindle_gettid(void) { return gettid(); }
+
+int spindle_thread_rusage(struct rusage *usage) { return getrusage(RUSAGE_THREAD, usage); }
+
+int spindle_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
+int spindle_open_direct(const char *path) {
+    return open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 }
 
 int spindle_set_thread_name(const char *name) {

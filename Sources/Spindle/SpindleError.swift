@@ -21,6 +21,7 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         enum Storage: Hashable, Sendable {
             case poolShutDown, cancelled, timedOut, invalidArgument, systemError
             case workerDied, jobFailed, encodingFailed, protocolError, workerStartFailed, memoryLimitExceeded
+            case commandNotFound, commandNotRunnable
         }
         let storage: Storage
 
@@ -52,6 +53,12 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The worker process grew past the pool's memory limit and was killed.
         public static var memoryLimitExceeded: Self { .init(storage: .memoryLimitExceeded) }
 
+        /// A command to run and time was not found (a shell exits 127 for it).
+        public static var commandNotFound: Self { .init(storage: .commandNotFound) }
+        /// A command to run and time was found but could not be run: no permission, not an
+        /// executable format (a shell exits 126 for it).
+        public static var commandNotRunnable: Self { .init(storage: .commandNotRunnable) }
+
         public var description: String {
             switch storage {
             case .poolShutDown: "poolShutDown"
@@ -65,6 +72,8 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .protocolError: "protocolError"
             case .workerStartFailed: "workerStartFailed"
             case .memoryLimitExceeded: "memoryLimitExceeded"
+            case .commandNotFound: "commandNotFound"
+            case .commandNotRunnable: "commandNotRunnable"
             }
         }
     }

@@ -1,12 +1,33 @@
 #ifndef CSPINDLE_H
 #define CSPINDLE_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
 /// C shims for what Swift cannot import from glibc: the GNU-only calls and the macros.
 /// Every symbol is prefixed spindle_.
 
 /// The number of CPUs in the calling process's affinity mask (sched_getaffinity + CPU_COUNT),
 /// or -1 with errno set.
 int spindle_affinity_count(void);
+
+/// The CPUs thread `tid` may run on (sched_getaffinity), as a bit mask of `words` 64-bit words;
+/// returns how many there are, or -1 with errno set.
+int spindle_thread_affinity(pid_t tid, uint64_t *mask, int words);
+
+/// The calling thread's id (gettid).
+pid_t spindle_gettid(void);
+
+struct rusage;
+/// getrusage(RUSAGE_THREAD): the calling thread's own resource usage; -1 with errno set.
+int spindle_thread_rusage(struct rusage *usage);
+
+/// Restricts the calling thread to one CPU (sched_setaffinity); -1 with errno set.
+int spindle_pin_to_cpu(int cpu);
+
+/// Opens `path` read-only past the page cache (O_DIRECT); -1 with errno set (EINVAL where the
+/// file system refuses direct I/O, as tmpfs does).
+int spindle_open_direct(const char *path);
 
 /// Names the calling thread (pthread_setname_np); Linux keeps the first 15 bytes.
 int spindle_set_thread_name(const char *name);
@@ -56,5 +77,40 @@ uint32_t spindle_atomic_load_u32(const uint32_t *address);
 void spindle_atomic_store_u32(uint32_t *address, uint32_t value);
 /// Compare-and-swap; returns whether `*address` held `expected` and now holds `desired`.
 int spindle_atomic_cas_u32(uint32_t *address, uint32_t expected, uint32_t desired);
+
+/// What the helper of `spindle_spawn_timed` reports, one fixed-size record per event.
+enum {
+    /// The command exited; `status` is its wait status.
+    SPINDLE_TIMED_EXITED = 1,
+    /// The command could not be started; `status` is the errno of fork or execve.
+    SPINDLE_TIMED_START_FAILED = 2,
+    /// Every descendant has exited and been reaped (only with `wait_all`).
+    SPINDLE_TIMED_TREE_DONE = 3,
+};
+
+/// One event of a timed command, with the resource usage of everything the helper reaped so far
+/// (RUSAGE_CHILDREN: the command and its whole tree, orphans included, never the helper itself).
+struct spindle_timed_report {
+    int32_t kind;
+    int32_t status;
+    /// CLOCK_MONOTONIC at the event, in nanoseconds.
+    int64_t end_ns;
+    int64_t user_us, system_us, max_rss_kb, minor_faults, major_faults, blocks_in, blocks_out;
+    int64_t voluntary_switches, involuntary_switches;
+    /// With EXITED: how many other children the helper still has (orphans of the command, still
+    /// running), and the first few of their pids.
+    int32_t orphan_count;
+    int32_t orphans[15];
+};
+
+/// Runs `path` (an absolute or relative path, not searched in PATH) under a helper process made a
+/// child subreaper, so that every descendant of the command, orphans included, stays below it.
+/// The helper writes `spindle_timed_report` records to `report_fd`: EXITED when the command exits
+/// (and then it exits too, unless `wait_all`), START_FAILED when it cannot start, TREE_DONE when the
+/// last descendant is gone. The command inherits every descriptor except `report_fd`; its signal
+/// mask is cleared and SIGINT/SIGQUIT are set back to their defaults where asked. Returns 0 and the
+/// helper's pid, or an errno value.
+int spindle_spawn_timed(const char *path, char *const argv[], char *const envp[], int report_fd, int wait_all,
+                        int restore_interrupt, int restore_quit, pid_t *helper);
 
 #endif

@@ -16,8 +16,8 @@ enum ChildProcess {
         descriptors: [(parent: Int32, child: Int32)]
     ) throws(SpindleError) -> pid_t {
         var pid: pid_t = 0
-        let err = withCStrings([executable] + arguments) { argv in
-            withCStrings(environment) { envp in
+        let err = withCStringArray([executable] + arguments) { argv in
+            withCStringArray(environment) { envp in
                 let parents = descriptors.map(\.parent)
                 let children = descriptors.map(\.child)
                 return spindle_spawn(executable, argv, envp, parents, children, Int32(descriptors.count), &pid)
@@ -57,11 +57,4 @@ enum ChildProcess {
         else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
-}
-
-/// Calls `body` with a NULL-terminated array of C strings.
-private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { for pointer in pointers { free(pointer) } }
-    return body(pointers)
 }

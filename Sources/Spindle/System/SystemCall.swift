@@ -67,3 +67,10 @@ func setNonBlocking(_ fd: Int32, _ on: Bool = true) {
     let flags = fcntl(fd, F_GETFL)
     _ = fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
 }
+
+/// Calls `body` with a NULL-terminated array of C strings (an `argv` or `envp`).
+func withCStringArray<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers)
+}

@@ -2,10 +2,7 @@ import PoolConformance
 import Spindle
 
 /// The worker executable the tests' pools run: `SpindleTestWorker`, built next to the test bundle.
-let testWorkerPath: String = {
-    let me = currentExecutablePath()
-    return me[..<(me.lastIndex(of: "/") ?? me.startIndex)] + "/SpindleTestWorker"
-}()
+let testWorkerPath = siblingExecutable("SpindleTestWorker")
 
 /// A process pool of the test worker.
 ///

@@ -129,3 +129,9 @@ extension AsyncThrowingStream where Failure == any Error {
         return elements
     }
 }
+
+/// An executable built next to the test bundle, such as a test worker or the workloads.
+func siblingExecutable(_ name: String) -> String {
+    let me = currentExecutablePath()
+    return me[..<(me.lastIndex(of: "/") ?? me.startIndex)] + "/" + name
+}

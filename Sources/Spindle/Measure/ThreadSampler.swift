@@ -1,0 +1,330 @@
+internal import CSpindle
+internal import Glibc
+
+/// Samples the threads of a process tree (or of this process) from /proc, and keeps a running
+/// account of where each thread's time went.
+///
+/// Per thread and interval, `schedstat` gives the exact time on a CPU and waiting in a run queue;
+/// the rest of the interval the thread was off its CPU, and the state it is seen in at the end of
+/// the interval (or the start, if it is running at the end) says why: D is disk, S is split by
+/// ``WaitKind``. Samples never decide CPU time itself — only the kernel's counters do — because a
+/// thread being woken on a halted virtual CPU shows as running while no counter moves.
+///
+/// Not thread-safe: one thread owns a sampler and calls ``sample()``.
+final class ThreadSampler {
+    /// Whose threads are sampled.
+    enum Scope {
+        /// Every descendant of `root`; `root`'s own threads are left out (a helper that only waits).
+        case descendants(of: Int32)
+        /// This process's threads, but for `excluding` (the sampling thread itself).
+        case ownProcess(excluding: Int32)
+    }
+
+    let scope: Scope
+    /// CLOCK_MONOTONIC at the start of the measurement, in nanoseconds.
+    let startNanoseconds: UInt64
+    private(set) var timeline: [TimelineSample] = []
+    private(set) var threads: [ThreadKey: ThreadTrack] = [:]
+    private(set) var processes: [Int32: ProcessTrack] = [:]
+    /// CPU time the sampler itself has used, in nanoseconds.
+    private(set) var ownCPUNanoseconds: UInt64 = 0
+    /// The longest single sample took, in nanoseconds of the sampler's CPU.
+    private(set) var lastSampleCost: UInt64 = 0
+    /// Bytes read from and written to storage by the sampled processes, summed over the intervals.
+    private(set) var ioDelta = ProcessIO()
+    /// The union of the CPUs the sampled threads may run on.
+    private(set) var allowedCPUs = Set<Int>()
+    private var reader = ProcReader()
+    private var lastSampleNanoseconds: UInt64
+    private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    private let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// CLOCK_MONOTONIC minus CLOCK_BOOTTIME: turns a task's start time (since boot) into our clock.
+    private let bootToMonotonic: Int64
+
+    init(scope: Scope, startNanoseconds: UInt64 = monotonicNanoseconds()) {
+        self.scope = scope
+        self.startNanoseconds = startNanoseconds
+        lastSampleNanoseconds = startNanoseconds
+        var boot = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        let bootNanoseconds = Int64(boot.tv_sec) * 1_000_000_000 + Int64(boot.tv_nsec)
+        bootToMonotonic = Int64(monotonicNanoseconds()) - bootNanoseconds
+    }
+
+    /// Reads every thread now and adds one interval to the timeline.
+    func sample() {
+        let costStart = threadCPUNanoseconds()
+        let now = monotonicNanoseconds()
+        var interval = Interval(start: seconds(lastSampleNanoseconds), end: seconds(now))
+        let seen = walk(now: now, into: &interval)
+        for key in threads.keys where !seen.contains(key) && threads[key]!.alive {
+            threads[key]!.alive = false
+        }
+        // A reaped child's I/O is folded into its parent's counters: take out what was already
+        // counted for children that vanished since the last sample, so it is not counted twice.
+        for (pid, process) in processes where process.alive && process.lastSeen < interval.end {
+            processes[pid]!.alive = false
+            if let io = process.lastIO, processes[process.parent]?.alive == true {
+                interval.readBytes = interval.readBytes > io.readBytes ? interval.readBytes - io.readBytes : 0
+                interval.writeBytes = interval.writeBytes > io.writeBytes ? interval.writeBytes - io.writeBytes : 0
+            }
+        }
+        ioDelta.readBytes &+= interval.readBytes
+        ioDelta.writeBytes &+= interval.writeBytes
+        if interval.end > interval.start { timeline.append(interval.sample()) }
+        lastSampleNanoseconds = now
+        lastSampleCost = threadCPUNanoseconds() &- costStart
+        ownCPUNanoseconds &+= lastSampleCost
+    }
+
+    /// Seconds since the start of the measurement.
+    func seconds(_ nanoseconds: UInt64) -> Double {
+        Double(Int64(bitPattern: nanoseconds &- startNanoseconds)) / 1e9
+    }
+
+    // MARK: - Walking the tree
+
+    private func walk(now: UInt64, into interval: inout Interval) -> Set<ThreadKey> {
+        var seen = Set<ThreadKey>()
+        switch scope {
+        case .ownProcess(let excluded):
+            let pid = getpid()
+            visit(process: pid, skippingThread: excluded, now: now, interval: &interval, seen: &seen)
+        case .descendants(let root):
+            var stack = children(of: root)
+            var visited = Set<Int32>()
+            while let pid = stack.popLast() {
+                guard visited.insert(pid).inserted else { continue }
+                visit(process: pid, skippingThread: nil, now: now, interval: &interval, seen: &seen)
+                stack += children(of: pid)
+            }
+        }
+        return seen
+    }
+
+    private func children(of pid: Int32) -> [Int32] {
+        var result: [Int32] = []
+        for tid in ProcReader.numericEntries("/proc/\(pid)/task") {
+            guard let bytes = reader.read("/proc/\(pid)/task/\(tid)/children") else { continue }
+            for field in bytes.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) {
+                if let child = parseDecimal(field) { result.append(Int32(truncatingIfNeeded: child)) }
+            }
+        }
+        return result
+    }
+
+    private func visit(
+        process pid: Int32,
+        skippingThread excluded: Int32?,
+        now: UInt64,
+        interval: inout Interval,
+        seen: inout Set<ThreadKey>
+    ) {
+        let tids = ProcReader.numericEntries("/proc/\(pid)/task")
+        guard !tids.isEmpty else { return }
+        let tidSet = Set(tids)
+        var process = processes[pid] ?? newProcess(pid, at: interval.end)
+        process.lastSeen = interval.end
+        var liveThreads = 0
+        for tid in tids where tid != excluded {
+            let base = "/proc/\(pid)/task/\(tid)"
+            guard let statBytes = reader.read(base + "/stat"), let stat = TaskStat(statBytes),
+                stat.state != UInt8(ascii: "Z"),
+                let schedBytes = reader.read(base + "/schedstat"), let sched = TaskSchedStat(schedBytes)
+            else { continue }
+            if process.command.isEmpty {
+                process.command = stat.command
+                process.parent = stat.parent
+                process.startTicks = stat.startTicks
+            }
+            let key = ThreadKey(tid: tid, startTicks: stat.startTicks)
+            seen.insert(key)
+            liveThreads += 1
+            var track = threads[key] ?? newTrack(key: key, pid: pid, stat: stat, sched: sched, now: now)
+            let elapsed = now &- track.lastReading
+            let run = sched.runNanoseconds &- track.lastRun
+            let wait = sched.waitNanoseconds &- track.lastWait
+            let off = elapsed > run &+ wait ? elapsed - run - wait : 0
+            let kind = currentWait(stat: stat, pid: pid, tid: tid, threadsOfProcess: tidSet) ?? track.lastWaitKind
+            track.onCPU &+= run
+            track.runQueue &+= wait
+            if off > 0 { track.waits[kind ?? .other, default: 0] &+= off }
+            track.lastWaitKind = kind
+            track.lastRun = sched.runNanoseconds
+            track.lastWait = sched.waitNanoseconds
+            track.lastReading = now
+            track.lastSeen = interval.end
+            track.command = stat.command
+            threads[key] = track
+            interval.add(run: run, wait: wait, off: off, kind: kind ?? .other)
+            noteAffinity(of: tid)
+        }
+        if let bytes = reader.read("/proc/\(pid)/io"), let io = ProcessIO(bytes) {
+            if let last = process.lastIO {
+                interval.readBytes &+= io.readBytes &- last.readBytes
+                interval.writeBytes &+= io.writeBytes &- last.writeBytes
+            }
+            process.lastIO = io
+        }
+        if let bytes = reader.read("/proc/\(pid)/statm") {
+            let fields = bytes.split(separator: UInt8(ascii: " "))
+            if fields.count > 1, let pages = parseDecimal(fields[1]) {
+                let resident = Int(pages) * pageSize
+                interval.residentBytes += resident
+                process.peakResidentBytes = max(process.peakResidentBytes, resident)
+            }
+        }
+        process.peakThreads = max(process.peakThreads, liveThreads)
+        processes[pid] = process
+        interval.processes += 1
+        interval.threads += liveThreads
+    }
+
+    private func newProcess(_ pid: Int32, at time: Double) -> ProcessTrack {
+        var process = ProcessTrack(pid: pid, firstSeen: time)
+        // Every process of a measured tree was born during the measurement: its I/O counts from 0.
+        if case .descendants = scope { process.lastIO = ProcessIO() }
+        return process
+    }
+
+    private func newTrack(key: ThreadKey, pid: Int32, stat: TaskStat, sched: TaskSchedStat, now: UInt64)
+        -> ThreadTrack
+    {
+        let bornNanoseconds = Int64(Double(stat.startTicks) / ticksPerSecond * 1e9) + bootToMonotonic
+        // A thread born during the measurement counts from its birth; one that already existed
+        // (this process's own threads) counts from the first reading.
+        let bornDuring = bornNanoseconds >= Int64(startNanoseconds) - 10_000_000
+        let born = UInt64(max(bornNanoseconds, Int64(startNanoseconds)))
+        return ThreadTrack(
+            tid: key.tid,
+            pid: pid,
+            command: stat.command,
+            firstSeen: seconds(min(born, now)),
+            lastSeen: seconds(now),
+            lastReading: bornDuring ? min(born, now) : now,
+            lastRun: bornDuring ? 0 : sched.runNanoseconds,
+            lastWait: bornDuring ? 0 : sched.waitNanoseconds
+        )
+    }
+
+    /// Why a thread is off its CPU now, or `nil` when it is running or runnable.
+    private func currentWait(stat: TaskStat, pid: Int32, tid: Int32, threadsOfProcess: Set<Int32>) -> WaitKind? {
+        switch stat.state {
+        case UInt8(ascii: "D"): return .disk
+        case UInt8(ascii: "S"):
+            let base = "/proc/\(pid)/task/\(tid)"
+            if let bytes = reader.read(base + "/syscall"), let call = TaskSyscall(bytes) {
+                return WaitKind.classify(
+                    call,
+                    descriptorTarget: { ProcReader.descriptorTarget(pid: pid, fd: $0) },
+                    isThreadOfProcess: { threadsOfProcess.contains(Int32(truncatingIfNeeded: $0)) }
+                )
+            }
+            // Unreadable, or the thread woke between the reads: it is running again.
+            guard let bytes = reader.read(base + "/wchan") else { return nil }
+            return WaitKind.classify(kernelFunction: String(decoding: bytes, as: UTF8.self))
+        case UInt8(ascii: "T"), UInt8(ascii: "t"): return .other
+        default: return nil
+        }
+    }
+
+    private func noteAffinity(of tid: Int32) {
+        var mask = [UInt64](repeating: 0, count: 16)
+        guard spindle_thread_affinity(tid, &mask, Int32(mask.count)) > 0 else { return }
+        for (word, bits) in mask.enumerated() where bits != 0 {
+            for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { allowedCPUs.insert(word * 64 + bit) }
+        }
+    }
+}
+
+/// A thread, told apart from a later thread that reuses its id by its start time.
+struct ThreadKey: Hashable {
+    var tid: Int32
+    var startTicks: UInt64
+}
+
+/// What the sampler knows about one thread.
+struct ThreadTrack {
+    var tid: Int32
+    var pid: Int32
+    var command: String
+    var firstSeen: Double
+    var lastSeen: Double
+    var lastReading: UInt64
+    var lastRun: UInt64
+    var lastWait: UInt64
+    var onCPU: UInt64 = 0
+    var runQueue: UInt64 = 0
+    var waits: [WaitKind: UInt64] = [:]
+    var lastWaitKind: WaitKind?
+    var alive = true
+}
+
+/// What the sampler knows about one process.
+struct ProcessTrack {
+    var pid: Int32
+    var parent: Int32 = 0
+    var command = ""
+    var startTicks: UInt64 = 0
+    var firstSeen: Double
+    var lastSeen: Double = 0
+    var peakThreads = 0
+    var peakResidentBytes = 0
+    var lastIO: ProcessIO?
+    var alive = true
+
+    init(pid: Int32, firstSeen: Double) {
+        self.pid = pid
+        self.firstSeen = firstSeen
+        lastSeen = firstSeen
+    }
+}
+
+/// One interval being summed up, thread by thread.
+private struct Interval {
+    var start: Double
+    var end: Double
+    var onCPU: UInt64 = 0
+    var runQueue: UInt64 = 0
+    var waits: [WaitKind: UInt64] = [:]
+    var processes = 0
+    var threads = 0
+    var readBytes: UInt64 = 0
+    var writeBytes: UInt64 = 0
+    var residentBytes = 0
+
+    init(start: Double, end: Double) {
+        self.start = start
+        self.end = end
+    }
+
+    mutating func add(run: UInt64, wait: UInt64, off: UInt64, kind: WaitKind) {
+        onCPU &+= run
+        runQueue &+= wait
+        if off > 0 { waits[kind, default: 0] &+= off }
+    }
+
+    func sample() -> TimelineSample {
+        let length = end - start
+        func average(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e9 / length }
+        return TimelineSample(
+            start: start,
+            end: end,
+            onCPU: average(onCPU),
+            runQueue: average(runQueue),
+            waits: waits.mapValues(average),
+            processes: processes,
+            threads: threads,
+            readBytesPerSecond: Double(readBytes) / length,
+            writeBytesPerSecond: Double(writeBytes) / length,
+            residentBytes: residentBytes
+        )
+    }
+}
+
+/// Nanoseconds of CPU the calling thread has used.
+func threadCPUNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}

@@ -1,0 +1,190 @@
+/// Where the wall time of a command, or of a block of code, went: exact totals, a breakdown of
+/// every thread's time by state, a timeline, and a verdict in plain words.
+///
+/// `spindle time -- CMD` prints one (``CommandTimer``); ``TimeProfile/measure(interval:_:)`` makes one
+/// for a block of code in this process. All times are in seconds. Thread-seconds add up over
+/// threads: two threads busy for one second are 2 thread-seconds on CPU in one second of wall.
+public struct TimeProfile: Sendable, Codable, Hashable {
+    /// The version of this layout, for readers of the JSON.
+    public static let currentSchema = "spindle.time/1"
+
+    /// Always ``currentSchema`` for profiles this version makes.
+    public var schema = TimeProfile.currentSchema
+    /// The command and its arguments; `nil` for a block of code measured in-process.
+    public var command: [String]?
+    /// How the command ended; `nil` in-process.
+    public var exit: ExitStatus?
+    /// Elapsed real time.
+    public var wall: Double
+    /// The CPUs this process may use (affinity mask, capped by a cgroup quota).
+    public var cpusUsable: Int
+    /// CPU time of the whole command tree (or of this whole process), exact.
+    public var cpu: CPUTime
+    /// CPU time of the calling thread alone; only for a synchronous block measured in-process.
+    public var callingThread: CPUTime?
+    /// Every sampled thread's time, by state, in thread-seconds.
+    public var breakdown: Breakdown
+    /// Memory, faults, context switches and I/O.
+    public var resources: Resources
+    /// Processes and threads seen.
+    public var population: Population
+    /// What the rest of the machine did meanwhile.
+    public var machine: Machine
+    /// How the breakdown was sampled, and what sampling cost.
+    public var sampling: Sampling
+    /// The breakdown interval by interval, as average threads in each state.
+    public var timeline: [TimelineSample]
+    /// The plain-words reading of the figures, and the figures that decided it.
+    public var verdict: TimeVerdict
+
+    /// How a timed command ended.
+    public struct ExitStatus: Sendable, Codable, Hashable {
+        /// The exit code, when it exited.
+        public var code: Int32?
+        /// The signal that killed it, when one did.
+        public var signal: Int32?
+        /// The status `spindle time` exits with: the code, 128 + the signal, 127 when the command
+        /// was not found, 126 when it could not be run.
+        public var shellStatus: Int32
+        /// Why the command could not start, when it could not.
+        public var startError: String?
+    }
+
+    /// User, system and total CPU time, and CPU seconds per wall second.
+    public struct CPUTime: Sendable, Codable, Hashable {
+        public var user: Double
+        public var system: Double
+        /// User + system: exact (the kernel's `sum_exec_runtime`); the split is sampled at the tick.
+        public var total: Double
+        /// ≈1: one busy core; <1: waiting; ≈N: N cores saturated.
+        public var perWall: Double
+        /// Where the figure came from.
+        public var source: String
+    }
+
+    /// Thread-seconds by state, from the sampled threads.
+    public struct Breakdown: Sendable, Codable, Hashable {
+        /// On a CPU (schedstat, exact per thread).
+        public var onCPU: Double
+        /// Ready to run but waiting for a CPU (schedstat run-queue delay, exact per thread).
+        public var runQueue: Double
+        /// Off the CPU, by what the thread waited for (sampled state).
+        public var waits: [WaitKind: Double]
+        /// CPU the exact total has but no sample saw: processes and threads too short-lived to sample.
+        public var unsampledCPU: Double
+        /// The largest number of threads that were runnable (on a CPU or waiting for one) on average over an interval.
+        public var peakRunnableThreads: Double
+
+        /// Off-CPU time that is not structural (a parent waiting for children, a join).
+        public var nonStructuralWaits: Double {
+            waits.filter { !$0.key.isStructural }.values.reduce(0, +)
+        }
+    }
+
+    /// Memory, faults, switches and I/O of the command tree.
+    public struct Resources: Sendable, Codable, Hashable {
+        /// Peak resident memory of the largest single process (rusage `ru_maxrss`).
+        public var maxResidentBytesOfOneProcess: Int
+        /// Peak of the whole tree's resident memory at one sample (approximate).
+        public var peakResidentBytesSampled: Int
+        public var minorFaults: Int
+        public var majorFaults: Int
+        public var voluntarySwitches: Int
+        public var involuntarySwitches: Int
+        /// Bytes read from storage (`read_bytes`: page-cache misses and direct I/O).
+        public var readBytes: UInt64
+        /// Bytes written to storage (`write_bytes`).
+        public var writeBytes: UInt64
+    }
+
+    /// Processes and threads the sampler saw.
+    public struct Population: Sendable, Codable, Hashable {
+        public var processesSeen: Int
+        public var threadsSeen: Int
+        public var peakProcesses: Int
+        public var peakThreads: Int
+        /// Per-process figures, in order of first sight.
+        public var processes: [ProcessSummary]
+        /// How many descendants were still running when the command exited; they are not counted
+        /// in the totals (``CommandTimer/Options/waitsForOrphans`` waits for them).
+        public var stillRunningCount: Int
+        /// The first of them.
+        public var stillRunning: [RunningProcess]
+    }
+
+    /// A process by pid and name.
+    public struct RunningProcess: Sendable, Codable, Hashable {
+        public var pid: Int32
+        public var name: String
+    }
+
+    /// One process of the tree.
+    public struct ProcessSummary: Sendable, Codable, Hashable {
+        public var pid: Int32
+        public var parent: Int32
+        public var name: String
+        public var firstSeen: Double
+        public var lastSeen: Double
+        public var onCPU: Double
+        public var runQueue: Double
+        public var waits: [WaitKind: Double]
+        public var peakResidentBytes: Int
+        public var threads: [ThreadSummary]
+    }
+
+    /// One thread of a process.
+    public struct ThreadSummary: Sendable, Codable, Hashable {
+        public var tid: Int32
+        public var name: String
+        public var firstSeen: Double
+        public var lastSeen: Double
+        public var onCPU: Double
+        public var runQueue: Double
+        public var waits: [WaitKind: Double]
+        /// What the thread waited on most, if it waited at all (5 ms or more).
+        public var topWait: WaitKind? {
+            waits.filter { $0.value >= 0.005 }.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?
+                .key
+        }
+    }
+
+    /// The rest of the machine during the measurement.
+    public struct Machine: Sendable, Codable, Hashable {
+        /// CPUs online.
+        public var cpusOnline: Int
+        /// CPU seconds that other processes used (machine busy time minus ours), from /proc/stat.
+        public var otherCPU: Double
+        /// CPU seconds the hypervisor gave to someone else while a virtual CPU wanted to run.
+        public var steal: Double
+    }
+
+    /// How sampling went.
+    public struct Sampling: Sendable, Codable, Hashable {
+        /// The requested interval between samples.
+        public var interval: Double
+        public var samples: Int
+        /// CPU time the sampler used.
+        public var samplerCPU: Double
+        /// The sampler's CPU as a share of one CPU over the wall time.
+        public var samplerShareOfOneCPU: Double
+        /// Where the disk wait came from.
+        public var diskSource: String
+    }
+}
+
+/// One interval of the timeline: how many threads, on average, were in each state.
+public struct TimelineSample: Sendable, Codable, Hashable {
+    /// Seconds since the start.
+    public var start: Double
+    public var end: Double
+    public var onCPU: Double
+    public var runQueue: Double
+    public var waits: [WaitKind: Double]
+    public var processes: Int
+    public var threads: Int
+    public var readBytesPerSecond: Double
+    public var writeBytesPerSecond: Double
+    public var residentBytes: Int
+}
+
+extension WaitKind: CodingKeyRepresentable {}

@@ -1,0 +1,48 @@
+import Foundation
+import Spindle
+import Testing
+
+/// `TimeProfile.measure` inside a process of its own (the workloads' `measure` mode), since the
+/// test process runs other tests at the same time and a whole-process figure would count them.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct MeasureInProcessTests {
+    let workloads = siblingExecutable("SpindleTimeWorkloads")
+
+    @Test func aBusyBlockShowsTheCallingThreadsCPU() throws {
+        let profile = try measure(["measure", "spin", "--cpu-ms", "300"])
+        let thread = try #require(profile.callingThread)
+        #expect(thread.total >= 0.3 && thread.total < 0.35, "the calling thread burned 0.3 s: \(thread.total)")
+        #expect(profile.cpu.total >= thread.total, "the process includes the thread")
+        #expect(profile.command == nil && profile.exit == nil)
+        #expect(profile.sampling.samples >= 5)
+        #expect(profile.breakdown.onCPU >= 0.25)
+        if profile.machine.otherCPU < 0.2 * profile.wall {
+            #expect(profile.verdict.code == .oneCore, "\(profile)")
+        }
+    }
+
+    @Test func aSleepingBlockIsMostlySleeping() throws {
+        let profile = try measure(["measure", "sleep", "--ms", "300"])
+        #expect(profile.verdict.code == .waiting && profile.verdict.waitingOn == .sleep, "\(profile)")
+        #expect((profile.callingThread?.total ?? 1) < 0.01)
+    }
+
+    @Test func aThrowingBlockRethrows() async {
+        struct Oops: Error {}
+        #expect(throws: Oops.self) { try TimeProfile.measure { () throws(Oops) in throw Oops() } }
+        await #expect(throws: Oops.self) { try await TimeProfile.measure { () async throws in throw Oops() } }
+    }
+
+    private func measure(_ arguments: [String]) throws -> TimeProfile {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: workloads)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return try JSONDecoder().decode(TimeProfile.self, from: data)
+    }
+}
