@@ -6,7 +6,7 @@ struct SpindleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spindle",
         abstract: "Parallel work for Swift on Linux: pools, and the instruments that show where time goes.",
-        subcommands: [CompareCommand.self, BenchCommand.self, DemoCommand.self]
+        subcommands: [CompareCommand.self, TimeCommand.self, BenchCommand.self, DemoCommand.self]
     )
 
     static func main() async {

@@ -47,7 +47,11 @@ struct CompareCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the results as JSON on stdout instead of a table.")
     var json = false
 
+    @Option(name: .long, help: "Draw wall time against workers as an SVG chart into this file.")
+    var plot: String?
+
     func validate() throws {
+        if let plot { try checkWritable(plot) }
         guard !workers.isEmpty, workers.allSatisfy({ (1...4096).contains($0) }) else {
             throw ValidationError("--workers needs counts from 1 to 4096, such as 1,2,4")
         }
@@ -75,6 +79,9 @@ struct CompareCommand: AsyncParsableCommand {
                 ? try jsonReport(rows: rows, conclusions: conclusions, cpus: cpus)
                 : report(rows: rows, conclusions: conclusions, cpus: cpus)
         )
+        if let plot {
+            try writeAtomically(ComparePlot(rows: rows, cpus: cpus).chart().render(), to: plot)
+        }
     }
 
     /// The pools asked for, each once, in the order given.

@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+
+@testable import SpindleCLI
+
+/// `spindle time` end to end: the real binary, its exit status, its report, its JSON and its chart.
+@Suite(.timeLimit(.minutes(2)))
+struct TimeCommandTests {
+    let spindle = siblingExecutable("spindle")
+    let workloads = siblingExecutable("SpindleTimeWorkloads")
+
+    @Test func exitsWithTheCommandsStatusAndLeavesItsOutputAlone() throws {
+        let run = try runSpindle(["time", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+        #expect(run.status == 3)
+        #expect(run.stdout == "out\n", "the command's stdout is untouched and holds nothing else")
+        #expect(run.stderr.hasPrefix("err\nspindle time: /bin/sh -c"), "the report follows the command's stderr")
+        #expect(run.stderr.contains("verdict: "))
+    }
+
+    @Test func aSignalBecomes128PlusItsNumber() throws {
+        let run = try runSpindle(["time", "--", "/bin/sh", "-c", "kill -SEGV $$"])
+        #expect(run.status == 128 + SIGSEGV)
+        #expect(run.stderr.contains("killed by SIGSEGV"))
+    }
+
+    @Test func aCommandThatCannotStartIsAClearError() throws {
+        let missing = try runSpindle(["time", "--", "spindle-no-such-command"])
+        #expect(missing.status == 127)
+        #expect(missing.stderr == "spindle time: spindle-no-such-command: command not found\n")
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let script = folder + "/plain.txt"
+        try "not a program\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let notRunnable = try runSpindle(["time", "--", script])
+        #expect(notRunnable.status == 126)
+        #expect(notRunnable.stderr.contains("cannot run it: Permission denied"), "\(notRunnable.stderr)")
+    }
+
+    @Test func badInvocationsFailWithAMessageAndNoFile() throws {
+        let none = try runSpindle(["time"])
+        #expect(none.status != 0 && none.stderr.contains("no command to time"))
+        let unknown = try runSpindle(["time", "--frobnicate", "--", "true"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--frobnicate"))
+        let interval = try runSpindle(["time", "--interval", "1ms", "--", "true"])
+        #expect(interval.status != 0 && interval.stderr.contains("at least 10ms"))
+        let plot = "/nonexistent-\(UUID().uuidString)/chart.svg"
+        let badPlot = try runSpindle(["time", "--plot", plot, "--", "/bin/sh", "-c", "echo ran"])
+        #expect(badPlot.status != 0 && badPlot.stderr.contains("cannot write \(plot)"))
+        #expect(badPlot.stdout.isEmpty, "the command does not run when its report could not be written")
+        #expect(!FileManager.default.fileExists(atPath: plot))
+    }
+
+    @Test func jsonHasEveryFigureAndWhereItCameFrom() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let output = folder + "/report.json"
+        let run = try runSpindle(["time", "--json", "-o", output, "--", workloads, "spin", "--cpu-ms", "300"])
+        #expect(run.status == 0)
+        #expect(run.stderr.isEmpty, "the report went to the file: \(run.stderr)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any]
+        )
+        #expect(object["schema"] as? String == "spindle.time/1")
+        let cpu = try #require(object["cpu"] as? [String: Any])
+        #expect((cpu["total"] as? Double ?? 0) >= 0.3)
+        #expect((cpu["source"] as? String ?? "").contains("rusage"))
+        let verdict = try #require(object["verdict"] as? [String: Any])
+        #expect(verdict["code"] as? String != nil && verdict["text"] as? String != nil)
+        #expect((verdict["metrics"] as? [String: Any])?["cpu_per_wall"] != nil)
+        #expect((object["timeline"] as? [Any])?.isEmpty == false)
+        #expect((object["sampling"] as? [String: Any])?["sampler_cpu"] != nil)
+        let exit = try #require(object["exit"] as? [String: Any])
+        #expect(exit["code"] as? Int == 0)
+    }
+
+    @Test func anOrphanLeftRunningIsNamed() throws {
+        // The outer spindle waits for everything, so the orphan the inner one leaves is reaped.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try runSpindle([
+            "time", "--wait-all", "-o", folder + "/outer.txt", "--",
+            spindle, "time", "--", workloads, "orphan", "--cpu-ms", "300",
+        ])
+        #expect(run.status == 0)
+        #expect(run.stderr.contains("1 process was still running when the command exited"), "\(run.stderr)")
+        let outer = try String(contentsOfFile: folder + "/outer.txt", encoding: .utf8)
+        #expect(outer.contains("verdict: "))
+    }
+
+    /// The chart is checked by rendering it, as a browser would; rsvg-convert comes from
+    /// scripts/install-test-tools.sh (the README's test command runs it), elsewhere this is skipped.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert"), "needs rsvg-convert"))
+    func plotsRenderAsPictures() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try runSpindle([
+            "time", "--interval", "20ms", "--plot", folder + "/time.svg", "--",
+            workloads, "spin", "--threads", "3", "--cpu-ms", "150",
+        ])
+        #expect(run.status == 0)
+        let svg = try String(contentsOfFile: folder + "/time.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<?xml") || svg.hasPrefix("<svg"))
+        #expect(svg.contains("on CPU") && svg.contains("waiting for CPU") && svg.contains("CPUs"))
+        try expectRenders(folder + "/time.svg", to: folder + "/time.png")
+
+        let compare = try CompareCommand.parse([
+            "--workers", "1,2", "--workloads", "sleep", "--tasks", "4", "--task-ms", "2", "--backends", "threads",
+        ])
+        let rows = try await compare.runComparison()
+        let chart = ComparePlot(rows: rows, cpus: 2).chart().render()
+        #expect(chart.contains("threads · sleep") && chart.contains("ideal · sleep"))
+        try writeAtomically(chart, to: folder + "/compare.svg")
+        try expectRenders(folder + "/compare.svg", to: folder + "/compare.png")
+    }
+
+    @Test func verboseAddsProcessAndThreadTables() throws {
+        let run = try runSpindle(["time", "-v", "--", workloads, "spin", "--threads", "2", "--cpu-ms", "200"])
+        #expect(run.status == 0)
+        let lines = run.stderr.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(lines.contains { $0.hasPrefix("pid process from s to s on CPU s") }, "\(run.stderr)")
+        #expect(lines.contains { $0.hasPrefix("pid tid thread from s") }, "\(run.stderr)")
+        #expect(lines.filter { $0.contains("SpindleTimeWork") }.count >= 4, "the process and its three threads")
+    }
+
+    // MARK: - Helpers
+
+    func expectRenders(_ svg: String, to png: String) throws {
+        let render = Process()
+        render.executableURL = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
+        render.arguments = ["-o", png, svg]
+        try render.run()
+        render.waitUntilExit()
+        #expect(render.terminationStatus == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
+        #expect(bytes.count > 5000 && bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a real PNG picture")
+    }
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the spindle binary with stdout and stderr going to files, so neither can fill up.
+    func runSpindle(_ arguments: [String]) throws -> Run {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outURL = folder.appendingPathComponent("stdout")
+        let errURL = folder.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: spindle)
+        process.arguments = arguments
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        return Run(
+            status: process.terminationStatus,
+            stdout: try String(contentsOf: outURL, encoding: .utf8),
+            stderr: try String(contentsOf: errURL, encoding: .utf8)
+        )
+    }
+}
