@@ -76,6 +76,31 @@ struct TimeCommandTests {
         #expect(exit["code"] as? Int == 0)
     }
 
+    @Test func aProcessWaitingOnAPipeIsWaitingOnAPipe() throws {
+        // The writer is this test, outside the measured tree: only the reader is timed.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let input = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: spindle)
+        process.arguments = ["time", "--json", "-o", folder + "/report.json", "--", workloads, "pipe-wait"]
+        process.standardInput = input
+        try process.run()
+        usleep(500_000)  // the workload: half a second with nothing in the pipe
+        input.fileHandleForWriting.write(Data("done\n".utf8))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/report.json")))
+                as? [String: Any]
+        )
+        let verdict = try #require(object["verdict"] as? [String: Any])
+        #expect(verdict["waiting_on"] as? String == "pipe", "\(verdict)")
+        #expect((verdict["text"] as? String)?.hasPrefix("mostly waiting on a pipe") == true)
+    }
+
     @Test func anOrphanLeftRunningIsNamed() throws {
         // The outer spindle waits for everything, so the orphan the inner one leaves is reaped.
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
