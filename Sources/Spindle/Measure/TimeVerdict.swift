@@ -3,7 +3,8 @@
 ///
 /// The rules, first match wins (W wall, U = CPU/W, N usable CPUs, q = run-queue wait / (on-CPU +
 /// run-queue wait), the share of its ready time a thread spent waiting for a CPU):
-/// 1. W < 0.1 s or fewer than 5 samples: too short to break down.
+/// 1. W < 0.1 s or fewer than 3 samples: too short to break down. (On-CPU and run-queue time
+///    are exact at any sample count; only the state-sampled waits need samples.)
 /// 2. q ≥ 0.2 and the run-queue wait is ≥ 10 % of W: starved of CPU — by its own threads when more were runnable than it had CPUs, else
 ///    by other processes or the hypervisor.
 /// 3. disk wait ≥ 30 % of W: waiting on disk.
@@ -64,7 +65,7 @@ public struct TimeVerdict: Sendable, Codable, Hashable {
             ]
         )
         let busy = "\(format(usage)) of \(cpusForTree) CPU\(cpusForTree == 1 ? "" : "s") busy"
-        if wall < 0.1 || samples < 5 {
+        if wall < 0.1 || samples < 3 {
             verdict.code = .tooShort
             verdict.text = "too short to break down (\(busy))"
         } else if queued >= 0.2 && breakdown.runQueue >= 0.1 * wall {

@@ -170,12 +170,18 @@ struct CommandTimerTests {
             if profile.verdict.code == expected { return (profile, try ownCPU(report)) }
             let disturbed =
                 profile.machine.otherCPU / max(profile.wall, 1e-9) >= 0.2
-                || profile.machine.steal / max(profile.wall, 1e-9) >= 0.05
+                || profile.machine.steal / max(profile.wall, 1e-9) >= 0.05 || profile.verdict.code == .tooShort
             if !(quietMachineNeeded && disturbed) { break }
         }
         let profile = try #require(last)
         // SPINDLE_TIMING_ALONE (set by scripts/test): nothing else runs, so there is no excuse.
         let alone = ProcessInfo.processInfo.environment["SPINDLE_TIMING_ALONE"] == "1"
+        if !alone && profile.verdict.code == .tooShort {
+            // A loaded machine (or a sanitizer) slows the sampler, which backs off to stay under 2 %
+            // of a CPU: too few samples is then the truthful answer.
+            #expect(profile.sampling.samples < 3, "\(profile)")
+            return nil
+        }
         if quietMachineNeeded && !alone && profile.verdict.code == .starvedByOthers {
             // Never quiet: the verdict must at least say so truthfully.
             #expect(profile.machine.otherCPU + profile.machine.steal >= 0.2 * profile.wall, "\(profile)")

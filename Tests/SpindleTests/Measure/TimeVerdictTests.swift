@@ -38,7 +38,7 @@ import Testing
 
     @Test func eachRule() {
         #expect(decide(wall: 0.05, cpu: 0.05).code == .tooShort)
-        #expect(decide(cpu: 1, samples: 3).code == .tooShort)
+        #expect(decide(cpu: 1, samples: 2).code == .tooShort)
         #expect(decide(cpu: 0.98).code == .oneCore)
         #expect(decide(cpu: 0.98).text == "CPU-bound on one core")
         #expect(decide(cpu: 1.95, peakRunnable: 2, threadsThatRan: 2).text == "parallel: 2.0 of 2 CPUs busy")
