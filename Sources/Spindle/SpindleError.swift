@@ -86,6 +86,11 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         /// the OOM killer or a `kill -9`, SIGTRAP (5) or SIGILL (4) for a Swift runtime trap.
         case signalled(Int32)
 
+        /// Decodes a wait status from `wait4` or `waitpid` (WIFEXITED/WEXITSTATUS, WTERMSIG).
+        init(waitStatus status: Int32) {
+            self = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        }
+
         public var description: String {
             switch self {
             case .exited(let status): "exited with status \(status)"

@@ -85,7 +85,7 @@ public enum CommandTimer {
         do {
             helperExit = try ChildProcess.exitDescriptor(of: helper)
         } catch {
-            _ = ChildProcess.reap(helper)
+            ChildProcess.reap(helper)
             throw error
         }
         defer { closeDescriptor(helperExit) }
@@ -113,7 +113,7 @@ public enum CommandTimer {
             for report in reports.drain() {
                 switch report.kind {
                 case Int32(SPINDLE_TIMED_START_FAILED):
-                    _ = ChildProcess.reap(helper)
+                    ChildProcess.reap(helper)
                     throw startError(name: name, path: path, errno: report.status)
                 case Int32(SPINDLE_TIMED_EXITED):
                     exited = report
@@ -130,7 +130,7 @@ public enum CommandTimer {
         }
         sampler.sample()
         let io = readProcessIO(of: helper)
-        _ = ChildProcess.reap(helper)
+        ChildProcess.reap(helper)
         let ownAfter = ownCPUSeconds()
         let machineAfter = MachineSnapshot.now()
 
@@ -209,12 +209,10 @@ public enum CommandTimer {
     }
 
     static func exitStatus(waitStatus status: Int32) -> TimeProfile.ExitStatus {
-        if status & 0x7f == 0 {
-            let code = (status >> 8) & 0xff
-            return .init(code: code, signal: nil, shellStatus: code)
+        switch SpindleError.Termination(waitStatus: status) {
+        case .exited(let code): .init(code: code, signal: nil, shellStatus: code)
+        case .signalled(let signal): .init(code: nil, signal: signal, shellStatus: 128 + signal)
         }
-        let signal = status & 0x7f
-        return .init(code: nil, signal: signal, shellStatus: 128 + signal)
     }
 
     /// The helper's I/O counters, read while it is a zombie: they include every process it reaped.

@@ -43,11 +43,9 @@ public struct TimeProfile: Sendable, Codable, Hashable {
         public var code: Int32?
         /// The signal that killed it, when one did.
         public var signal: Int32?
-        /// The status `spindle time` exits with: the code, 128 + the signal, 127 when the command
-        /// was not found, 126 when it could not be run.
+        /// The status `spindle time` exits with: the code, or 128 + the signal. (A command that cannot
+        /// start throws instead; the CLI exits 127 when it was not found, 126 when it cannot run.)
         public var shellStatus: Int32
-        /// Why the command could not start, when it could not.
-        public var startError: String?
     }
 
     /// User, system and total CPU time, and CPU seconds per wall second.

@@ -324,7 +324,7 @@ final class ProcessPoolCore: @unchecked Sendable {
                 exitDescriptor = try ChildProcess.exitDescriptor(of: pid)
             } catch {
                 _ = Glibc.kill(pid, SIGKILL)
-                _ = ChildProcess.reap(pid)
+                ChildProcess.reap(pid)
                 throw error
             }
             for pipe in pipes { setNonBlocking(pipe.read) }
@@ -484,7 +484,7 @@ final class ProcessPoolCore: @unchecked Sendable {
         // Only when starting the pool failed part-way are workers left: stop and reap them.
         for worker in survivors {
             _ = spindle_pidfd_signal(worker.exitDescriptor, SIGKILL)
-            _ = ChildProcess.reap(worker.pid)
+            ChildProcess.reap(worker.pid)
         }
         for task in leftovers { task.fail(brokenError ?? SpindleError.shutDown()) }
         for waiter in waiters { waiter.resume() }
@@ -650,7 +650,7 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     private func handleExit(of worker: WorkerProcess) {
         drain(worker)
-        let (termination, _) = ChildProcess.reap(worker.pid)
+        let termination = ChildProcess.reap(worker.pid)
         let failures: [(PoolTask, any Error)] = lock.withLock {
             workers.removeAll { $0 === worker }
             var failures: [(PoolTask, any Error)] = []

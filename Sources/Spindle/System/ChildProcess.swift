@@ -39,14 +39,12 @@ enum ChildProcess {
         return fd
     }
 
-    /// Reaps `pid`, blocking until it has exited, and tells how it ended and its peak memory.
-    static func reap(_ pid: pid_t) -> (termination: SpindleError.Termination, maxResidentBytes: Int) {
+    /// Reaps `pid`, blocking until it has exited, and tells how it ended.
+    @discardableResult
+    static func reap(_ pid: pid_t) -> SpindleError.Termination {
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        let termination: SpindleError.Termination =
-            status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
-        return (termination, usage.ru_maxrss * 1024)
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return SpindleError.Termination(waitStatus: status)
     }
 
     /// Resident memory of `pid` in bytes, from /proc/PID/statm; `nil` once it is gone.
