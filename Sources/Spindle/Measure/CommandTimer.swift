@@ -66,18 +66,16 @@ public enum CommandTimer {
         let start = monotonicNanoseconds()
         var helper: pid_t = 0
         let err = withCStringArray(arguments) { argv in
-            withCStringArray(environmentStrings()) { envp in
-                spindle_spawn_timed(
-                    path,
-                    argv,
-                    envp,
-                    reportWrite,
-                    options.waitsForOrphans ? 1 : 0,
-                    interrupts?.restoresInterrupt == true ? 1 : 0,
-                    interrupts?.restoresQuit == true ? 1 : 0,
-                    &helper
-                )
-            }
+            spindle_spawn_timed(
+                path,
+                argv,
+                environ,
+                reportWrite,
+                options.waitsForOrphans ? 1 : 0,
+                interrupts?.restoresInterrupt == true ? 1 : 0,
+                interrupts?.restoresQuit == true ? 1 : 0,
+                &helper
+            )
         }
         closeDescriptor(reportWrite)
         guard err == 0 else { throw .system("fork", err) }
@@ -100,9 +98,7 @@ public enum CommandTimer {
             let now = monotonicNanoseconds()
             if now >= nextSample {
                 sampler.sample()
-                // Back off when sampling gets expensive (a huge tree): at most 2 % of one CPU.
-                let interval = max(requested, sampler.lastSampleCost * 50)
-                nextSample = monotonicNanoseconds() + interval
+                nextSample = monotonicNanoseconds() + sampler.nextInterval(requested: requested)
             }
             var fds = [
                 pollfd(fd: reportRead, events: Int16(POLLIN), revents: 0),
@@ -123,19 +119,20 @@ public enum CommandTimer {
                 }
             }
             if finished == nil && fds[1].revents != 0 {
-                // The helper is gone without a last word (killed from outside): end with what we have.
-                for report in reports.drain() where report.kind == Int32(SPINDLE_TIMED_EXITED) { exited = report }
-                finished = exited ?? spindle_timed_report()
+                // The helper is gone without a last word (killed from outside): the command's end
+                // and status are unknown.
+                ChildProcess.reap(helper)
+                throw SpindleError(.systemError, "the timing helper (pid \(helper)) died before \(name) ended")
             }
         }
-        sampler.sample()
+        // No sample after the end: the tree is gone, and an empty interval would only pad the timeline.
         let io = readProcessIO(of: helper)
         ChildProcess.reap(helper)
         let ownAfter = ownCPUSeconds()
         let machineAfter = MachineSnapshot.now()
 
-        guard let finished, let exited = exited ?? Optional(finished) else { throw .system("the timing helper", EIO) }
-        let end = finished.end_ns > 0 ? UInt64(finished.end_ns) : monotonicNanoseconds()
+        guard let finished, let exited else { throw .system("the timing helper", EIO) }
+        let end = UInt64(finished.end_ns)
         let totals = ExactTotals(
             wallNanoseconds: end &- start,
             userMicroseconds: finished.user_us,
@@ -221,16 +218,6 @@ public enum CommandTimer {
         _ = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT)
         var reader = ProcReader()
         return reader.read("/proc/\(pid)/io").flatMap(ProcessIO.init) ?? ProcessIO()
-    }
-
-    private static func environmentStrings() -> [String] {
-        var result: [String] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            result.append(String(cString: entry))
-            pointer += 1
-        }
-        return result
     }
 }
 

@@ -28,7 +28,7 @@ final class ThreadSampler {
     private(set) var processes: [Int32: ProcessTrack] = [:]
     /// CPU time the sampler itself has used, in nanoseconds.
     private(set) var ownCPUNanoseconds: UInt64 = 0
-    /// The longest single sample took, in nanoseconds of the sampler's CPU.
+    /// What the last sample cost, in nanoseconds of the sampler's CPU.
     private(set) var lastSampleCost: UInt64 = 0
     /// Bytes read from and written to storage by the sampled processes, summed over the intervals.
     private(set) var ioDelta = ProcessIO()
@@ -56,10 +56,7 @@ final class ThreadSampler {
         let costStart = threadCPUNanoseconds()
         let now = monotonicNanoseconds()
         var interval = Interval(start: seconds(lastSampleNanoseconds), end: seconds(now))
-        let seen = walk(now: now, into: &interval)
-        for key in threads.keys where !seen.contains(key) && threads[key]!.alive {
-            threads[key]!.alive = false
-        }
+        walk(now: now, into: &interval)
         // A reaped child's I/O is folded into its parent's counters: take out what was already
         // counted for children that vanished since the last sample, so it is not counted twice.
         for (pid, process) in processes where process.alive && process.lastSeen < interval.end {
@@ -77,6 +74,12 @@ final class ThreadSampler {
         ownCPUNanoseconds &+= lastSampleCost
     }
 
+    /// The time to wait before the next sample: `requested`, or longer when sampling has become
+    /// expensive (a huge tree), so that the sampler stays at or under 2 % of one CPU.
+    func nextInterval(requested: UInt64) -> UInt64 {
+        max(requested, lastSampleCost * 50)
+    }
+
     /// Seconds since the start of the measurement.
     func seconds(_ nanoseconds: UInt64) -> Double {
         Double(Int64(bitPattern: nanoseconds &- startNanoseconds)) / 1e9
@@ -84,27 +87,34 @@ final class ThreadSampler {
 
     // MARK: - Walking the tree
 
-    private func walk(now: UInt64, into interval: inout Interval) -> Set<ThreadKey> {
-        var seen = Set<ThreadKey>()
+    private func walk(now: UInt64, into interval: inout Interval) {
         switch scope {
         case .ownProcess(let excluded):
             let pid = getpid()
-            visit(process: pid, skippingThread: excluded, now: now, interval: &interval, seen: &seen)
+            visit(
+                process: pid,
+                threads: ProcReader.numericEntries("/proc/\(pid)/task"),
+                skippingThread: excluded,
+                now: now,
+                interval: &interval
+            )
         case .descendants(let root):
-            var stack = children(of: root)
+            var stack = children(of: root, threads: ProcReader.numericEntries("/proc/\(root)/task"))
             var visited = Set<Int32>()
             while let pid = stack.popLast() {
                 guard visited.insert(pid).inserted else { continue }
-                visit(process: pid, skippingThread: nil, now: now, interval: &interval, seen: &seen)
-                stack += children(of: pid)
+                // One listing of the task folder serves both the threads and their children.
+                let tids = ProcReader.numericEntries("/proc/\(pid)/task")
+                visit(process: pid, threads: tids, skippingThread: nil, now: now, interval: &interval)
+                stack += children(of: pid, threads: tids)
             }
         }
-        return seen
     }
 
-    private func children(of pid: Int32) -> [Int32] {
+    /// The child processes that the threads `tids` of `pid` started.
+    private func children(of pid: Int32, threads tids: [Int32]) -> [Int32] {
         var result: [Int32] = []
-        for tid in ProcReader.numericEntries("/proc/\(pid)/task") {
+        for tid in tids {
             guard let bytes = reader.read("/proc/\(pid)/task/\(tid)/children") else { continue }
             for field in bytes.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) {
                 if let child = parseDecimal(field) { result.append(Int32(truncatingIfNeeded: child)) }
@@ -115,12 +125,11 @@ final class ThreadSampler {
 
     private func visit(
         process pid: Int32,
+        threads tids: [Int32],
         skippingThread excluded: Int32?,
         now: UInt64,
-        interval: inout Interval,
-        seen: inout Set<ThreadKey>
+        interval: inout Interval
     ) {
-        let tids = ProcReader.numericEntries("/proc/\(pid)/task")
         guard !tids.isEmpty else { return }
         let tidSet = Set(tids)
         var process = processes[pid] ?? newProcess(pid, at: interval.end)
@@ -135,10 +144,8 @@ final class ThreadSampler {
             if process.command.isEmpty {
                 process.command = stat.command
                 process.parent = stat.parent
-                process.startTicks = stat.startTicks
             }
             let key = ThreadKey(tid: tid, startTicks: stat.startTicks)
-            seen.insert(key)
             liveThreads += 1
             var track = threads[key] ?? newTrack(key: key, pid: pid, stat: stat, sched: sched, now: now)
             let elapsed = now &- track.lastReading
@@ -174,7 +181,6 @@ final class ThreadSampler {
                 process.peakResidentBytes = max(process.peakResidentBytes, resident)
             }
         }
-        process.peakThreads = max(process.peakThreads, liveThreads)
         processes[pid] = process
         interval.processes += 1
         interval.threads += liveThreads
@@ -231,8 +237,12 @@ final class ThreadSampler {
     private func noteAffinity(of tid: Int32) {
         var mask = [UInt64](repeating: 0, count: 16)
         guard spindle_thread_affinity(tid, &mask, Int32(mask.count)) > 0 else { return }
-        for (word, bits) in mask.enumerated() where bits != 0 {
-            for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { allowedCPUs.insert(word * 64 + bit) }
+        for (word, bits) in mask.enumerated() {
+            var rest = bits
+            while rest != 0 {
+                allowedCPUs.insert(word * 64 + rest.trailingZeroBitCount)
+                rest &= rest - 1
+            }
         }
     }
 }
@@ -257,7 +267,6 @@ struct ThreadTrack {
     var runQueue: UInt64 = 0
     var waits: [WaitKind: UInt64] = [:]
     var lastWaitKind: WaitKind?
-    var alive = true
 }
 
 /// What the sampler knows about one process.
@@ -265,10 +274,8 @@ struct ProcessTrack {
     var pid: Int32
     var parent: Int32 = 0
     var command = ""
-    var startTicks: UInt64 = 0
     var firstSeen: Double
     var lastSeen: Double = 0
-    var peakThreads = 0
     var peakResidentBytes = 0
     var lastIO: ProcessIO?
     var alive = true

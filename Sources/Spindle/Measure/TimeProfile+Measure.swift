@@ -115,7 +115,7 @@ private final class MeasuringSession: @unchecked Sendable {
             if !lock.wait(untilMonotonicNanoseconds: next) {
                 lock.unlock()
                 sampler.sample()
-                next = monotonicNanoseconds() + max(interval, sampler.lastSampleCost * 50)
+                next = monotonicNanoseconds() + sampler.nextInterval(requested: interval)
                 lock.lock()
             }
         }
