@@ -49,9 +49,7 @@ extension TimeProfile {
         let cpus = AvailableCPUs.count
         let tick = 1 / Double(sysconf(Int32(_SC_CLK_TCK)))
 
-        var onCPU = 0.0
-        var runQueue = 0.0
-        var waits: [WaitKind: Double] = [:]
+        var total = ThreadTime.zero
         var threadsThatRan = 0
         var threadsThatWantedCPU = 0
         var threadsByProcess: [Int32: [ThreadSummary]] = [:]
@@ -61,15 +59,16 @@ extension TimeProfile {
                 name: track.command,
                 firstSeen: track.firstSeen,
                 lastSeen: track.lastSeen,
-                onCPU: Double(track.onCPU) / 1e9,
-                runQueue: Double(track.runQueue) / 1e9,
-                waits: track.waits.mapValues { Double($0) / 1e9 }
+                time: ThreadTime(
+                    onCPU: Double(track.onCPU) / 1e9,
+                    runQueue: Double(track.runQueue) / 1e9,
+                    waits: track.waits.mapValues { Double($0) / 1e9 }
+                )
             )
-            onCPU += summary.onCPU
-            runQueue += summary.runQueue
-            waits.merge(summary.waits, uniquingKeysWith: +)
-            if summary.onCPU >= 0.1 * wall && summary.onCPU > 0.01 { threadsThatRan += 1 }
-            if summary.onCPU + summary.runQueue >= 0.2 * wall && summary.onCPU > 0.01 { threadsThatWantedCPU += 1 }
+            let time = summary.time
+            total = total + time
+            if time.onCPU >= 0.1 * wall && time.onCPU > 0.01 { threadsThatRan += 1 }
+            if time.onCPU + time.runQueue >= 0.2 * wall && time.onCPU > 0.01 { threadsThatWantedCPU += 1 }
             threadsByProcess[track.pid, default: []].append(summary)
         }
         let processes = sampler.processes.values.sorted { ($0.firstSeen, $0.pid) < ($1.firstSeen, $1.pid) }
@@ -83,18 +82,16 @@ extension TimeProfile {
                     name: process.command,
                     firstSeen: min(process.firstSeen, threads.map(\.firstSeen).min() ?? process.firstSeen),
                     lastSeen: process.lastSeen,
-                    onCPU: threads.map(\.onCPU).reduce(0, +),
-                    runQueue: threads.map(\.runQueue).reduce(0, +),
-                    waits: threads.reduce(into: [:]) { $0.merge($1.waits, uniquingKeysWith: +) },
+                    time: threads.map(\.time).reduce(.zero, +),
                     peakResidentBytes: process.peakResidentBytes,
                     threads: threads
                 )
             }
         let breakdown = Breakdown(
-            onCPU: onCPU,
-            runQueue: runQueue,
-            waits: waits,
-            unsampledCPU: max(0, user + system - onCPU),
+            onCPU: total.onCPU,
+            runQueue: total.runQueue,
+            waits: total.waits,
+            unsampledCPU: max(0, user + system - total.onCPU),
             peakRunnableThreads: sampler.timeline.map { $0.onCPU + $0.runQueue }.max() ?? 0
         )
         let busy = Double(machineAfter.busyTicks &- machineBefore.busyTicks) * tick

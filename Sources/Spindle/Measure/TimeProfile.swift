@@ -60,23 +60,33 @@ public struct TimeProfile: Sendable, Codable, Hashable {
         public var source: String
     }
 
-    /// Thread-seconds by state, from the sampled threads.
+    /// Thread-seconds by state over every sampled thread, and what sampling could not see.
+    ///
+    /// Reads like the ``ThreadTime`` it holds: `breakdown.onCPU`, `breakdown.waits[.lock]`.
+    @dynamicMemberLookup
     public struct Breakdown: Sendable, Codable, Hashable {
-        /// On a CPU (schedstat, exact per thread).
-        public var onCPU: Double
-        /// Ready to run but waiting for a CPU (schedstat run-queue delay, exact per thread).
-        public var runQueue: Double
-        /// Off the CPU, by what the thread waited for (sampled state).
-        public var waits: [WaitKind: Double]
+        /// On a CPU and waiting for one (schedstat, exact per thread), and off it by kind of wait
+        /// (sampled state).
+        public var time: ThreadTime
         /// CPU the exact total has but no sample saw: processes and threads too short-lived to sample.
         public var unsampledCPU: Double
         /// The largest number of threads that were runnable (on a CPU or waiting for one) on average over an interval.
         public var peakRunnableThreads: Double
 
-        /// Off-CPU time that is not structural (a parent waiting for children, a join).
-        public var nonStructuralWaits: Double {
-            waits.filter { !$0.key.isStructural }.values.reduce(0, +)
+        /// Creates a breakdown from its parts.
+        public init(
+            onCPU: Double,
+            runQueue: Double,
+            waits: [WaitKind: Double],
+            unsampledCPU: Double,
+            peakRunnableThreads: Double
+        ) {
+            time = ThreadTime(onCPU: onCPU, runQueue: runQueue, waits: waits)
+            self.unsampledCPU = unsampledCPU
+            self.peakRunnableThreads = peakRunnableThreads
         }
+
+        public subscript<T>(dynamicMember keyPath: KeyPath<ThreadTime, T>) -> T { time[keyPath: keyPath] }
     }
 
     /// Memory, faults, switches and I/O of the command tree.
@@ -123,9 +133,8 @@ public struct TimeProfile: Sendable, Codable, Hashable {
         public var name: String
         public var firstSeen: Double
         public var lastSeen: Double
-        public var onCPU: Double
-        public var runQueue: Double
-        public var waits: [WaitKind: Double]
+        /// The sum over its threads.
+        public var time: ThreadTime
         public var peakResidentBytes: Int
         public var threads: [ThreadSummary]
     }
@@ -136,14 +145,7 @@ public struct TimeProfile: Sendable, Codable, Hashable {
         public var name: String
         public var firstSeen: Double
         public var lastSeen: Double
-        public var onCPU: Double
-        public var runQueue: Double
-        public var waits: [WaitKind: Double]
-        /// What the thread waited on most, if it waited at all (5 ms or more).
-        public var topWait: WaitKind? {
-            waits.filter { $0.value >= 0.005 }.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?
-                .key
-        }
+        public var time: ThreadTime
     }
 
     /// The rest of the machine during the measurement.
@@ -167,6 +169,48 @@ public struct TimeProfile: Sendable, Codable, Hashable {
         public var samplerShareOfOneCPU: Double
         /// Where the disk wait came from.
         public var diskSource: String
+    }
+}
+
+/// Thread-seconds by state: on a CPU, ready but waiting for one, and off it by kind of wait. The
+/// unit of every breakdown — per thread, per process, and over the whole run — so sums add up.
+public struct ThreadTime: Sendable, Codable, Hashable {
+    /// On a CPU (schedstat, exact per thread).
+    public var onCPU: Double
+    /// Ready to run but waiting for a CPU (schedstat run-queue delay, exact per thread).
+    public var runQueue: Double
+    /// Off the CPU, by what the thread waited for (sampled state).
+    public var waits: [WaitKind: Double]
+
+    /// No time at all.
+    public static let zero = ThreadTime(onCPU: 0, runQueue: 0, waits: [:])
+
+    /// Creates a record from its parts.
+    public init(onCPU: Double, runQueue: Double, waits: [WaitKind: Double]) {
+        self.onCPU = onCPU
+        self.runQueue = runQueue
+        self.waits = waits
+    }
+
+    /// The time of both, state by state.
+    public static func + (lhs: ThreadTime, rhs: ThreadTime) -> ThreadTime {
+        ThreadTime(
+            onCPU: lhs.onCPU + rhs.onCPU,
+            runQueue: lhs.runQueue + rhs.runQueue,
+            waits: lhs.waits.merging(rhs.waits, uniquingKeysWith: +)
+        )
+    }
+
+    /// Off-CPU time that is not structural (a parent waiting for children, a join).
+    public var nonStructuralWaits: Double {
+        waits.filter { !$0.key.isStructural }.values.reduce(0, +)
+    }
+
+    /// The kind of wait with the most time, if any has at least `minimum` seconds; ties go to the
+    /// kind listed first in ``WaitKind``. Structural waits count only when `structural` is true.
+    public func largestWait(structural: Bool = true, minimum: Double = 0.005) -> WaitKind? {
+        waits.filter { $0.value >= minimum && $0.value > 0 && (structural || !$0.key.isStructural) }
+            .max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
     }
 }
 

@@ -102,8 +102,7 @@ public struct TimeVerdict: Sendable, Codable, Hashable {
             }
         } else if usage < 0.5 {
             verdict.code = .waiting
-            let top = breakdown.waits.filter { !$0.key.isStructural && $0.value > 0 }
-                .max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+            let top = breakdown.time.largestWait(structural: false, minimum: 0)
             verdict.waitingOn = top
             verdict.text = waitingText(top) + " (\(busy))"
         } else {

@@ -14,20 +14,20 @@ struct TimeTables {
             leftAligned: [2, 7]
         )
         for process in profile.population.processes {
-            let top = process.waits.filter { $0.value >= 0.005 && (!$0.key.isStructural || process.onCPU == 0) }
-                .max { $0.value < $1.value }
+            // A process that ran is not "waiting on children" first, even if its main thread mostly joined.
+            let top = process.time.largestWait(structural: process.time.onCPU == 0)
             processes.add([
                 String(process.pid), process.name, fixed(process.firstSeen), fixed(process.lastSeen),
-                fixed(process.onCPU), fixed(process.runQueue), fixed(process.waits[.disk] ?? 0),
-                top.map(\.key.label) ?? "-", String(process.threads.count),
+                fixed(process.time.onCPU), fixed(process.time.runQueue), fixed(process.time.waits[.disk] ?? 0),
+                top?.label ?? "-", String(process.threads.count),
             ])
             for thread in process.threads {
-                let wait = thread.topWait
+                let wait = thread.time.largestWait()
                 threads.add([
                     String(process.pid), String(thread.tid), thread.name, fixed(thread.firstSeen),
                     fixed(thread.lastSeen),
-                    fixed(thread.onCPU), fixed(thread.runQueue), wait?.label ?? "-",
-                    fixed(wait.flatMap { thread.waits[$0] } ?? 0),
+                    fixed(thread.time.onCPU), fixed(thread.time.runQueue), wait?.label ?? "-",
+                    fixed(wait.flatMap { thread.time.waits[$0] } ?? 0),
                 ])
             }
         }
