@@ -165,11 +165,8 @@ public enum CommandTimer {
     /// CPU seconds the calling thread has used: the sampling loop's. (Other threads of this
     /// process count as other work on the machine, as any other process would.)
     private static func ownCPUSeconds() -> Double {
-        var usage = rusage()
-        spindle_thread_rusage(&usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
-            usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
-        ) / 1e6
+        let now = ResourceUsage.Snapshot.callingThread()
+        return Double(now.userMicroseconds + now.systemMicroseconds) / 1e6
     }
 
     /// Finds the executable the way a shell does: a name with a "/" is a path, any other name is

@@ -1,3 +1,4 @@
+internal import CSpindle
 internal import Glibc
 
 /// Wall time and CPU time of this process over an interval: what `/usr/bin/time` prints, read correctly.
@@ -76,14 +77,29 @@ public struct ResourceUsage: Sendable, Hashable, Codable {
             var children = rusage()
             getrusage(RUSAGE_SELF.rawValue, &own)
             getrusage(RUSAGE_CHILDREN.rawValue, &children)
-            func microseconds(_ time: timeval) -> Int64 { Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_usec) }
-            return Snapshot(
-                wallNanoseconds: monotonicNanoseconds(),
-                userMicroseconds: microseconds(own.ru_utime) + microseconds(children.ru_utime),
-                systemMicroseconds: microseconds(own.ru_stime) + microseconds(children.ru_stime),
-                voluntary: Int(own.ru_nvcsw + children.ru_nvcsw),
-                involuntary: Int(own.ru_nivcsw + children.ru_nivcsw)
-            )
+            return Snapshot(own, plus: children)
+        }
+
+        /// The calling thread's own clocks (`getrusage(RUSAGE_THREAD)`).
+        static func callingThread() -> Snapshot {
+            var own = rusage()
+            spindle_thread_rusage(&own)
+            return Snapshot(own)
+        }
+
+        /// This process's clocks without its children (`getrusage(RUSAGE_SELF)`).
+        static func thisProcess() -> Snapshot {
+            var own = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &own)
+            return Snapshot(own)
+        }
+
+        private init(_ usage: rusage, plus more: rusage = rusage()) {
+            wallNanoseconds = monotonicNanoseconds()
+            userMicroseconds = usage.ru_utime.microseconds + more.ru_utime.microseconds
+            systemMicroseconds = usage.ru_stime.microseconds + more.ru_stime.microseconds
+            voluntary = Int(usage.ru_nvcsw + more.ru_nvcsw)
+            involuntary = Int(usage.ru_nivcsw + more.ru_nivcsw)
         }
 
         /// What passed between `earlier` and this snapshot.
@@ -97,4 +113,9 @@ public struct ResourceUsage: Sendable, Hashable, Codable {
             )
         }
     }
+}
+
+extension timeval {
+    /// The time in whole microseconds.
+    var microseconds: Int64 { Int64(tv_sec) * 1_000_000 + Int64(tv_usec) }
 }

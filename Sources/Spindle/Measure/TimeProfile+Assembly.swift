@@ -135,7 +135,7 @@ extension TimeProfile {
             stillRunningCount: max(stillRunningCount, running.count),
             stillRunning: running
         )
-        machine = Machine(cpusOnline: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), otherCPU: otherCPU, steal: steal)
+        machine = Machine(cpusOnline: AvailableCPUs.onlineCount(), otherCPU: otherCPU, steal: steal)
         let samplerCPU = Double(sampler.ownCPUNanoseconds) / 1e9
         sampling = Sampling(
             interval: interval,

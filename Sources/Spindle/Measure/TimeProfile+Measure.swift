@@ -20,7 +20,7 @@ extension TimeProfile {
         _ body: () throws(E) -> T
     ) throws(E) -> (result: T, profile: TimeProfile) {
         let session = MeasuringSession(interval: interval)
-        let threadBefore = CPUSnapshot.callingThread()
+        let threadBefore = ResourceUsage.Snapshot.callingThread()
         let result: T
         do {
             result = try body()
@@ -28,8 +28,16 @@ extension TimeProfile {
             _ = session.finish(callingThread: nil)
             throw error
         }
-        let threadUsage = CPUSnapshot.callingThread().since(threadBefore)
-        return (result, session.finish(callingThread: threadUsage))
+        let threadUsage = ResourceUsage.Snapshot.callingThread().usage(since: threadBefore)
+        return (
+            result,
+            session.finish(
+                callingThread: TimeProfile.CPUTime(
+                    threadUsage,
+                    source: "getrusage of the calling thread (exact total; the user/sys split is sampled at the tick)"
+                )
+            )
+        )
     }
 
     /// Measures an asynchronous block of code in this process, like ``measure(interval:_:)-swift.type.method``;
@@ -47,37 +55,6 @@ extension TimeProfile {
             throw error
         }
         return (result, session.finish(callingThread: nil))
-    }
-}
-
-/// User and system CPU of this process or thread at one instant.
-private struct CPUSnapshot {
-    var user: Double
-    var system: Double
-    var wall: UInt64
-
-    static func callingThread() -> CPUSnapshot {
-        var usage = rusage()
-        spindle_thread_rusage(&usage)
-        return CPUSnapshot(usage)
-    }
-
-    init(_ usage: rusage) {
-        user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-        wall = monotonicNanoseconds()
-    }
-
-    func since(_ earlier: CPUSnapshot) -> TimeProfile.CPUTime {
-        let wallSeconds = Double(wall &- earlier.wall) / 1e9
-        let total = (user - earlier.user) + (system - earlier.system)
-        return .init(
-            user: user - earlier.user,
-            system: system - earlier.system,
-            total: total,
-            perWall: wallSeconds > 0 ? total / wallSeconds : 0,
-            source: "getrusage (exact total; the user/sys split is sampled at the tick)"
-        )
     }
 }
 
@@ -140,12 +117,11 @@ private final class MeasuringSession: @unchecked Sendable {
                 while !done { lock.wait() }
                 return self.sampler
             } ?? ThreadSampler(scope: .ownProcess(excluding: 0), startNanoseconds: start)
-        func micros(_ time: timeval) -> Int64 { Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_usec) }
         let samplerCPU = Double(sampler.ownCPUNanoseconds) / 1e9
         let totals = ExactTotals(
             wallNanoseconds: end &- start,
-            userMicroseconds: micros(after.ru_utime) - micros(before.ru_utime),
-            systemMicroseconds: micros(after.ru_stime) - micros(before.ru_stime),
+            userMicroseconds: after.ru_utime.microseconds - before.ru_utime.microseconds,
+            systemMicroseconds: after.ru_stime.microseconds - before.ru_stime.microseconds,
             maxResidentKilobytes: Int64(after.ru_maxrss),
             minorFaults: Int64(after.ru_minflt - before.ru_minflt),
             majorFaults: Int64(after.ru_majflt - before.ru_majflt),

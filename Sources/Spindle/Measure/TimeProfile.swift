@@ -58,6 +58,7 @@ public struct TimeProfile: Sendable, Codable, Hashable {
         public var perWall: Double
         /// Where the figure came from.
         public var source: String
+
     }
 
     /// Thread-seconds by state over every sampled thread, and what sampling could not see.
@@ -230,3 +231,16 @@ public struct TimelineSample: Sendable, Codable, Hashable {
 }
 
 extension WaitKind: CodingKeyRepresentable {}
+
+extension TimeProfile.CPUTime {
+    /// The CPU figures of a ``ResourceUsage``.
+    init(_ usage: ResourceUsage, source: String) {
+        self.init(
+            user: usage.user.seconds,
+            system: usage.system.seconds,
+            total: usage.cpu.seconds,
+            perWall: usage.cpuPerWall,
+            source: source
+        )
+    }
+}
