@@ -37,7 +37,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(
         help: """
             Benchmarks to run, comma-separated: map, latency, cpu, io, process, wire (all by default); or parts of \
-            process: process-jobs, process-map, process-latency, process-transfer, process-start, process-cpu.
+            process: process-jobs, process-map, process-latency, process-transfer, process-timeout, process-start, \
+            process-cpu.
             """
     )
     var only: String = "map,latency,cpu,io,process,wire"
@@ -46,7 +47,18 @@ struct BenchCommand: AsyncParsableCommand {
         Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
+    /// Every name `--only` accepts.
+    static let benchmarkNames: Set<String> = Set(["map", "latency", "cpu", "io", "process", "wire"])
+        .union(ProcessBench.allParts.map { "process-" + $0 })
+
     func validate() throws {
+        let unknown = selected.subtracting(Self.benchmarkNames)
+        guard unknown.isEmpty else {
+            throw ValidationError(
+                "--only: no benchmark named \(unknown.sorted().joined(separator: ", ")); choose from "
+                    + Self.benchmarkNames.sorted().joined(separator: ", ")
+            )
+        }
         guard items >= 1, submits >= 10, rounds >= 1, pythonItems >= 1 else {
             throw ValidationError("--items, --rounds and --python-items must be at least 1, --submits at least 10")
         }
@@ -71,11 +83,13 @@ struct BenchCommand: AsyncParsableCommand {
             spindleRate = Double(items) / spindleBest
             lines.append(["map, no-op items/s", "ThreadPool.map", rate(spindleRate), "", ""])
             lines.append([
-                "", "TaskGroup, 1 child/item", rate(Double(items) / groupBest), "×" + ratio(groupBest / spindleBest),
+                "", "TaskGroup, 1 child/item", rate(Double(items) / groupBest),
+                "×" + Verdict.format(groupBest / spindleBest),
                 "≥ ×10",
             ])
             lines.append([
-                "", "concurrentPerform", rate(Double(items) / performBest), "×" + ratio(performBest / spindleBest),
+                "", "concurrentPerform", rate(Double(items) / performBest),
+                "×" + Verdict.format(performBest / spindleBest),
                 "(report)",
             ])
 
@@ -98,8 +112,14 @@ struct BenchCommand: AsyncParsableCommand {
             let (spindle50, p99) = percentiles(spindleLatency)
             p50 = spindle50
             let (d50, d99) = percentiles(detachedLatency)
-            lines.append(["submit → value µs", "ThreadPool p50 / p99", "\(ratio(p50)) / \(ratio(p99))", "", "p50 ≤ 15"])
-            lines.append(["", "Task.detached p50 / p99", "\(ratio(d50)) / \(ratio(d99))", "×" + ratio(d50 / p50), ""])
+            lines.append([
+                "submit → value µs", "ThreadPool p50 / p99", "\(Verdict.format(p50)) / \(Verdict.format(p99))", "",
+                "p50 ≤ 15",
+            ])
+            lines.append([
+                "", "Task.detached p50 / p99", "\(Verdict.format(d50)) / \(Verdict.format(d99))",
+                "×" + Verdict.format(d50 / p50), "",
+            ])
 
         }
         await pool.shutdown()
@@ -124,8 +144,8 @@ struct BenchCommand: AsyncParsableCommand {
                 )
             }
             lines.append([
-                "CPU 16 × 0.1 s, wall s", "1 worker → 2 workers", "\(ratio(one)) → \(ratio(two))",
-                "×" + ratio(one / two), "≥ ×1.9",
+                "CPU 16 × 0.1 s, wall s", "1 worker → 2 workers", "\(Verdict.format(one)) → \(Verdict.format(two))",
+                "×" + Verdict.format(one / two), "≥ ×1.9",
             ])
 
         }
@@ -143,14 +163,14 @@ struct BenchCommand: AsyncParsableCommand {
                 )
             }
             lines.append([
-                "I/O 64 × 20 ms sleeps", "64 workers, wall ms", ratio(sleepBest * 1000),
-                "+\(ratio((sleepBest / 0.020 - 1) * 100))%", "≤ +10%",
+                "I/O 64 × 20 ms sleeps", "64 workers, wall ms", Verdict.format(sleepBest * 1000),
+                "+\(Verdict.format((sleepBest / 0.020 - 1) * 100))%", "≤ +10%",
             ])
 
         }
 
-        // 5. Python, in the same run.
-        if !noPython {
+        // 5. Python, in the same run, beside the benchmarks it compares with.
+        if !noPython && !selected.isDisjoint(with: ["map", "latency", "cpu"]) {
             note("Python ThreadPoolExecutor (\(pythonItems) items, \(submits / 4) submits, GIL check)")
             switch PythonBaseline.run(
                 mapItems: pythonItems,
@@ -160,19 +180,26 @@ struct BenchCommand: AsyncParsableCommand {
                 workers: cpus
             ) {
             case .success(let python):
-                lines.append([
-                    "Python ThreadPoolExecutor", "map items/s", rate(python.mapItemsPerSecond),
-                    "×" + ratio(spindleRate / python.mapItemsPerSecond), "≥ ×50",
-                ])
-                lines.append([
-                    "", "submit → result p50 / p99 µs",
-                    "\(ratio(python.submitP50Microseconds)) / \(ratio(python.submitP99Microseconds))",
-                    "×" + ratio(python.submitP50Microseconds / p50), "",
-                ])
-                if let pyOne = python.cpuOneWorkerSeconds, let pyTwo = python.cpuTwoWorkersSeconds {
+                if selected.contains("map") {
                     lines.append([
-                        "", "CPU 16 × 0.1 s, 1 → 2 threads", "\(ratio(pyOne)) → \(ratio(pyTwo))",
-                        "×" + ratio(pyOne / pyTwo), "(GIL)",
+                        "Python ThreadPoolExecutor", "map items/s", rate(python.mapItemsPerSecond),
+                        "×" + Verdict.format(spindleRate / python.mapItemsPerSecond), "≥ ×50",
+                    ])
+                }
+                if selected.contains("latency") {
+                    lines.append([
+                        "Python ThreadPoolExecutor", "submit → result p50 / p99 µs",
+                        "\(Verdict.format(python.submitP50Microseconds)) / \(Verdict.format(python.submitP99Microseconds))",
+                        "×" + Verdict.format(python.submitP50Microseconds / p50), "",
+                    ])
+                }
+                if selected.contains("cpu"), let pyOne = python.cpuOneWorkerSeconds,
+                    let pyTwo = python.cpuTwoWorkersSeconds
+                {
+                    lines.append([
+                        "Python ThreadPoolExecutor", "CPU 16 × 0.1 s, 1 → 2 threads",
+                        "\(Verdict.format(pyOne)) → \(Verdict.format(pyTwo))",
+                        "×" + Verdict.format(pyOne / pyTwo), "(GIL)",
                     ])
                 }
             case .failure(let error):
@@ -233,5 +260,3 @@ private func timedPool(workers: Int, _ body: (ThreadPool) async throws -> Void) 
     await pool.shutdown()
     return seconds
 }
-
-private func ratio(_ value: Double) -> String { Verdict.format(value) }

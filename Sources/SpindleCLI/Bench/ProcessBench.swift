@@ -20,17 +20,15 @@ struct ProcessBench {
 
     static let allParts: Set<String> = ["jobs", "map", "latency", "transfer", "timeout", "start", "cpu"]
 
-    /// The figures of one run, for the table and the Python ratios.
+    /// The figures of one run, for the table and the Python ratios; `nil` for a part not run.
     struct Figures {
-        var perJobRate = Double.nan
-        var autoRate = Double.nan
-        var roundTripP50 = Double.nan
-        var roundTripP99 = Double.nan
-        var startMilliseconds = Double.nan
-        var timeoutOverrunMilliseconds = Double.nan
-        var transferMiBPerSecond = Double.nan
-        var cpuOne = Double.nan
-        var cpuTwo = Double.nan
+        var perJobRate: Double?
+        var autoRate: Double?
+        var roundTrip: (p50: Double, p99: Double)?
+        var startMilliseconds: Double?
+        var timeoutOverrunMilliseconds: Double?
+        var transferMiBPerSecond: Double?
+        var cpu: (one: Double, two: Double)?
     }
 
     func run(note: (String) -> Void) async throws -> [[String]] {
@@ -38,20 +36,23 @@ struct ProcessBench {
         note("ProcessPool: \(perJobItems) one-message jobs, \(autoItems) auto-chunked items, \(roundTrips) round trips")
         let pool = try ProcessPool(workers: 2)
         _ = try await pool.submit(NoOpJob(), 0).value
-        var perJob = Double.infinity, auto = Double.infinity
-        for _ in 0..<rounds {
-            if parts.contains("jobs") {
-                perJob = min(
-                    perJob,
+        if parts.contains("jobs") {
+            var best = Double.infinity
+            for _ in 0..<rounds {
+                best = min(
+                    best,
                     try await timed { for try await _ in pool.map(NoOpJob(), 0..<perJobItems, chunkSize: 1) {} }
                 )
             }
-            if parts.contains("map") {
-                auto = min(auto, try await timed { for try await _ in pool.map(NoOpJob(), 0..<autoItems) {} })
-            }
+            figures.perJobRate = Double(perJobItems) / best
         }
-        figures.perJobRate = Double(perJobItems) / perJob
-        figures.autoRate = Double(autoItems) / auto
+        if parts.contains("map") {
+            var best = Double.infinity
+            for _ in 0..<rounds {
+                best = min(best, try await timed { for try await _ in pool.map(NoOpJob(), 0..<autoItems) {} })
+            }
+            figures.autoRate = Double(autoItems) / best
+        }
         if parts.contains("latency") {
             var latencies: [Double] = []
             latencies.reserveCapacity(roundTrips)
@@ -60,7 +61,7 @@ struct ProcessBench {
                 _ = try await pool.submit(NoOpJob(), i).value
                 latencies.append((ContinuousClock.now - start).seconds * 1e6)
             }
-            (figures.roundTripP50, figures.roundTripP99) = percentiles(latencies)
+            figures.roundTrip = percentiles(latencies)
         }
         if parts.contains("transfer") {
             note("ProcessPool: 16 MiB [Double] to a job and back, \(rounds) rounds")
@@ -86,96 +87,111 @@ struct ProcessBench {
             figures.timeoutOverrunMilliseconds = percentiles(overruns).p50
         }
         await pool.shutdown()
-        guard parts.contains("start") || parts.contains("cpu") else {
-            return rows(figures, python: runPython ? PythonProcessBaseline.run(note: note) : nil)
-        }
 
-        note("ProcessPool: new 2-worker pool to first result, \(rounds + 2) times")
-        var starts: [Double] = []
-        for _ in 0..<(parts.contains("start") ? rounds + 2 : 0) {
-            starts.append(
-                try await timed {
-                    let fresh = try ProcessPool(workers: 2)
-                    _ = try await fresh.submit(NoOpJob(), 1).value
-                    await fresh.shutdown(.immediate)
-                } * 1000
-            )
-        }
-        if !starts.isEmpty { figures.startMilliseconds = percentiles(starts).p50 }
-        guard parts.contains("cpu") else {
-            return rows(figures, python: runPython ? PythonProcessBaseline.run(note: note) : nil)
-        }
-
-        note("ProcessPool: 16 CPU-bound jobs of 0.1 s on 1 and 2 workers")
-        let iterations = SpinJob.calibrate(for: .milliseconds(100))
-        for _ in 0..<max(1, rounds - 1) {
-            for workers in [1, 2] {
-                let cpuPool = try ProcessPool(workers: workers)
-                _ = try await cpuPool.submit(NoOpJob(), 0).value
-                let seconds = try await timed {
-                    for try await _ in cpuPool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
-                }
-                await cpuPool.shutdown()
-                if workers == 1 { figures.cpuOne = min(figures.cpuOne.isNaN ? .infinity : figures.cpuOne, seconds) }
-                if workers == 2 { figures.cpuTwo = min(figures.cpuTwo.isNaN ? .infinity : figures.cpuTwo, seconds) }
+        if parts.contains("start") {
+            note("ProcessPool: new 2-worker pool to first result, \(rounds + 2) times")
+            var starts: [Double] = []
+            for _ in 0..<(rounds + 2) {
+                starts.append(
+                    try await timed {
+                        let fresh = try ProcessPool(workers: 2)
+                        _ = try await fresh.submit(NoOpJob(), 1).value
+                        await fresh.shutdown(.immediate)
+                    } * 1000
+                )
             }
+            figures.startMilliseconds = percentiles(starts).p50
         }
-        return rows(figures, python: runPython ? PythonProcessBaseline.run(note: note) : nil)
+        if parts.contains("cpu") {
+            note("ProcessPool: 16 CPU-bound jobs of 0.1 s on 1 and 2 workers")
+            let iterations = SpinJob.calibrate(for: .milliseconds(100))
+            var best = [1: Double.infinity, 2: Double.infinity]
+            for _ in 0..<max(1, rounds - 1) {
+                for workers in [1, 2] {
+                    let cpuPool = try ProcessPool(workers: workers)
+                    _ = try await cpuPool.submit(NoOpJob(), 0).value
+                    let seconds = try await timed {
+                        for try await _ in cpuPool.map(SpinJob(iterations: iterations), 0..<16, chunkSize: 1) {}
+                    }
+                    await cpuPool.shutdown()
+                    best[workers] = min(best[workers]!, seconds)
+                }
+            }
+            figures.cpu = (best[1]!, best[2]!)
+        }
+        // Python's pools are measured only when a part they compare with ran.
+        let compared: Set<String> = ["jobs", "map", "latency", "start", "transfer"]
+        let python = runPython && !parts.isDisjoint(with: compared) ? PythonProcessBaseline.run(note: note) : nil
+        return rows(figures, python: python)
     }
 
+    /// One row per part that ran, then Python's figures beside the parts they compare with.
     private func rows(_ f: Figures, python: Result<PythonProcessBaseline.Results, BenchError>?) -> [[String]] {
-        var lines: [[String]] = [
-            ["process: one message per job", "ProcessPool, 2 workers, jobs/s", rate(f.perJobRate), "", "≥ 100 k"],
-            ["process: auto chunks", "ProcessPool.map, 100k items/s", rate(f.autoRate), "", "≥ mp.Pool.map"],
-            [
-                "process: round trip µs", "ProcessPool p50 / p99",
-                "\(format(f.roundTripP50)) / \(format(f.roundTripP99))",
-                "", "p50 ≤ 40",
-            ],
-            [
-                "process: late job", "fails after its 100 ms timeout + ms", format(f.timeoutOverrunMilliseconds), "",
-                "≤ 100",
-            ],
-            ["process: start", "new 2-worker pool → first result, ms", format(f.startMilliseconds), "", "≤ 15"],
-            ["process: 16 MiB there and back", "ProcessPool MiB/s", format(f.transferMiBPerSecond), "", "≥ 1024"],
-            [
-                "process: CPU 16 × 0.1 s", "1 → 2 workers, s", "\(format(f.cpuOne)) → \(format(f.cpuTwo))",
-                "×" + format(f.cpuOne / f.cpuTwo), "≥ ×1.9",
-            ],
-        ]
+        let format = Verdict.format
+        var lines: [[String]] = []
+        if let jobs = f.perJobRate {
+            lines.append(["process: one message per job", "ProcessPool, 2 workers, jobs/s", rate(jobs), "", "≥ 100 k"])
+        }
+        if let auto = f.autoRate {
+            lines.append(["process: auto chunks", "ProcessPool.map, 100k items/s", rate(auto), "", "≥ mp.Pool.map"])
+        }
+        if let trip = f.roundTrip {
+            lines.append([
+                "process: round trip µs", "ProcessPool p50 / p99", "\(format(trip.p50)) / \(format(trip.p99))", "",
+                "p50 ≤ 40",
+            ])
+        }
+        if let late = f.timeoutOverrunMilliseconds {
+            lines.append(["process: late job", "fails after its 100 ms timeout + ms", format(late), "", "≤ 100"])
+        }
+        if let start = f.startMilliseconds {
+            lines.append(["process: start", "new 2-worker pool → first result, ms", format(start), "", "≤ 15"])
+        }
+        if let transfer = f.transferMiBPerSecond {
+            lines.append(["process: 16 MiB there and back", "ProcessPool MiB/s", format(transfer), "", "≥ 1024"])
+        }
+        if let cpu = f.cpu {
+            lines.append([
+                "process: CPU 16 × 0.1 s", "1 → 2 workers, s", "\(format(cpu.one)) → \(format(cpu.two))",
+                "×" + format(cpu.one / cpu.two), "≥ ×1.9",
+            ])
+        }
         switch python {
         case nil: break
         case .failure(let error): lines.append(["Python process pools", "skipped", error.description, "", ""])
         case .success(let py):
-            lines += [
-                [
-                    "", "mp.Pool, chunksize 1, jobs/s", rate(py.mpPerJobRate),
-                    "×" + format(f.perJobRate / py.mpPerJobRate),
-                    "",
-                ],
-                [
-                    "", "ProcessPoolExecutor jobs/s", rate(py.ppePerJobRate),
-                    "×" + format(f.perJobRate / py.ppePerJobRate), "",
-                ],
-                [
-                    "", "mp.Pool.map, default chunks", rate(py.mpAutoRate), "×" + format(f.autoRate / py.mpAutoRate),
-                    "≥ ×1",
-                ],
-                [
+            if let jobs = f.perJobRate {
+                lines.append([
+                    "", "mp.Pool, chunksize 1, jobs/s", rate(py.mpPerJobRate), "×" + format(jobs / py.mpPerJobRate), "",
+                ])
+                lines.append([
+                    "", "ProcessPoolExecutor jobs/s", rate(py.ppePerJobRate), "×" + format(jobs / py.ppePerJobRate), "",
+                ])
+            }
+            if let auto = f.autoRate {
+                lines.append([
+                    "", "mp.Pool.map, default chunks", rate(py.mpAutoRate), "×" + format(auto / py.mpAutoRate), "≥ ×1",
+                ])
+            }
+            if let trip = f.roundTrip {
+                lines.append([
                     "", "mp.Pool / PPE round trip p50 µs",
                     "\(format(py.mpRoundTripP50)) / \(format(py.ppeRoundTripP50))",
-                    "×" + format(py.mpRoundTripP50 / f.roundTripP50), "",
-                ],
-                [
+                    "×" + format(py.mpRoundTripP50 / trip.p50), "",
+                ])
+            }
+            if f.startMilliseconds != nil {
+                lines.append([
                     "", "mp.Pool start, fork / spawn ms",
-                    "\(format(py.forkStartMilliseconds)) / \(format(py.spawnStartMilliseconds))",
-                    "", "",
-                ],
-                [
+                    "\(format(py.forkStartMilliseconds)) / \(format(py.spawnStartMilliseconds))", "", "",
+                ])
+            }
+            if let transfer = f.transferMiBPerSecond {
+                lines.append([
                     "", "PPE 16 MiB there and back MiB/s", format(py.ppeTransferMiBPerSecond),
-                    "×" + format(f.transferMiBPerSecond / py.ppeTransferMiBPerSecond), "",
-                ],
-            ]
+                    "×" + format(transfer / py.ppeTransferMiBPerSecond), "",
+                ])
+            }
         }
         return lines
     }
@@ -275,7 +291,5 @@ func percentiles(_ samples: [Double]) -> (p50: Double, p99: Double) {
 }
 
 func rate(_ perSecond: Double) -> String {
-    perSecond >= 1e6 ? "\(format(perSecond / 1e6)) M" : "\(format(perSecond / 1e3)) k"
+    perSecond >= 1e6 ? "\(Verdict.format(perSecond / 1e6)) M" : "\(Verdict.format(perSecond / 1e3)) k"
 }
-
-func format(_ value: Double) -> String { Verdict.format(value) }
