@@ -38,7 +38,11 @@ class PoolTask: @unchecked Sendable {
     func markRunning() -> Bool { fatalError("abstract") }
 
     /// Completes the future from a worker's result.
-    func complete(with result: ResultMessage) { fatalError("abstract") }
+    ///
+    /// - Throws: a `WireError` when the result cannot belong to this task (more or fewer outputs
+    ///   than items, or all of them and a failure too): the task has then failed with
+    ///   ``SpindleError/Code/protocolError``, and the worker that sent it must go.
+    func complete(with result: ResultMessage) throws(WireError) { fatalError("abstract") }
 
     /// Fails the whole task: the error comes at its first item.
     func fail(_ error: any Error) { fatalError("abstract") }
@@ -92,13 +96,22 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
     override func markRunning() -> Bool { future.markRunning() }
 
-    override func complete(with result: ResultMessage) {
+    override func complete(with result: ResultMessage) throws(WireError) {
         let outputs: [J.Output]
         do {
             outputs = try WireDecoder.decode([J.Output].self, from: result.outputs)
         } catch {
             fail(SpindleError(.encodingFailed, "cannot decode the output of \(J.self): \(error)"))
             return
+        }
+        // A whole chunk answers every item; one cut short by a failure answers fewer. Anything else
+        // is a worker that lies, and trusting it would lose or duplicate items of a map.
+        let fits = result.failure == nil ? outputs.count == items : outputs.count < items
+        guard fits else {
+            let problem =
+                "a result of \(outputs.count) outputs\(result.failure == nil ? "" : " and a failure") for a task of \(items) items"
+            fail(SpindleError(.protocolError, "the worker sent \(problem) of \(J.self)"))
+            throw WireError(problem)
         }
         let failure = result.failure.map { $0.error(jobType: jobName) } ?? failureAfterOutputs
         let outcome = ChunkOutcome(outputs: outputs, failure: failure, busyNanoseconds: result.busyNanoseconds)

@@ -558,11 +558,18 @@ final class ProcessPoolCore: @unchecked Sendable {
                     guard let task = finish(result.sequence, on: worker, busyNanoseconds: result.busyNanoseconds) else {
                         throw WireError("a result for task \(result.sequence), which the worker does not hold")
                     }
-                    task.complete(with: result)
+                    try task.complete(with: result)
                 case .skipped:
                     let skipped = try SkippedMessage(decoding: payload)
-                    guard finish(skipped.sequence, on: worker, busyNanoseconds: nil) != nil else {
+                    guard let task = finish(skipped.sequence, on: worker, busyNanoseconds: nil) else {
                         throw WireError("a skip of task \(skipped.sequence), which the worker does not hold")
+                    }
+                    // A worker skips only what was cancelled; a skipped live task would wait for ever.
+                    guard task.isDone else {
+                        task.fail(
+                            SpindleError(.protocolError, "the worker skipped \(task.jobName), which was not cancelled")
+                        )
+                        throw WireError("a skip of task \(skipped.sequence), which was not cancelled")
                     }
                 case .setup, .task:
                     throw WireError("a worker sent a \(kind) message, which only a pool sends")
