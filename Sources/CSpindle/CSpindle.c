@@ -1,10 +1,20 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "CSpindle.h"
 
 int spindle_affinity_count(void) {
@@ -46,18 +56,6 @@ int spindle_set_thread_name(const char *name) {
     truncated[sizeof(truncated) - 1] = '\0';
     return pthread_setname_np(pthread_self(), truncated);
 }
-
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <malloc.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int spindle_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *parent_fds, const int *child_fds, int count, pid_t *pid) {
@@ -133,6 +131,10 @@ int spindle_memfd_create(const char *name) {
 void spindle_keep_large_allocations(void) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
+void spindle_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
 int spindle_die_with_parent(void) {

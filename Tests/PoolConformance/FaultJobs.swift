@@ -107,6 +107,19 @@ public struct Hog: Job {
     }
 }
 
+/// Allocates `input` blocks of 8 MiB, touches them and frees them all: memory a job used and
+/// gave back, which must not count against the next job under a memory limit.
+public struct Churn: Job {
+    public init() {}
+    public func run(_ blocks: Int) async throws -> Int {
+        let size = 8 << 20
+        let memory = (0..<blocks).map { _ in UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16) }
+        for block in memory { memset(block, 1, size) }
+        for block in memory { block.deallocate() }
+        return blocks
+    }
+}
+
 /// Prints its input to stdout and "warning: " + its input to stderr, then returns it.
 public struct Talk: Job {
     public init() {}
@@ -116,6 +129,16 @@ public struct Talk: Job {
         let warning = Array("warning: \(line)\n".utf8)
         _ = warning.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         return line
+    }
+}
+
+/// Prints a line with Swift's `print` (buffered by the C library) and then aborts: the line must
+/// still reach the pool's output.
+public struct PrintThenAbort: Job {
+    public init() {}
+    public func run(_ line: String) async throws -> String {
+        print(line)
+        abort()
     }
 }
 

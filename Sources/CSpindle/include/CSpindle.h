@@ -32,9 +32,6 @@ int spindle_open_direct(const char *path);
 /// Names the calling thread (pthread_setname_np); Linux keeps the first 15 bytes.
 int spindle_set_thread_name(const char *name);
 
-#include <stdint.h>
-#include <sys/types.h>
-
 /// Starts `path` with `argv` and `envp` (NULL-terminated) as a worker process: its stdin is
 /// /dev/null, `parent_fds[i]` becomes
 /// descriptor `child_fds[i]` in the child for each of `count` pairs, every other descriptor above the
@@ -66,6 +63,9 @@ int spindle_memfd_create(const char *name);
 /// Tunes glibc's allocator for a process that moves large buffers: freed blocks up to 32 MiB stay in
 /// the heap for reuse (M_MMAP_THRESHOLD) and the heap is not trimmed below 256 MiB (M_TRIM_THRESHOLD).
 void spindle_keep_large_allocations(void);
+
+/// Makes stdout line-buffered, so that each line reaches a pipe as it is printed.
+void spindle_line_buffer_stdout(void);
 
 /// Makes the calling process receive SIGKILL when the thread that started it exits (PR_SET_PDEATHSIG).
 int spindle_die_with_parent(void);

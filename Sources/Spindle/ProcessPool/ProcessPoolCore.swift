@@ -53,8 +53,13 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     /// The environment variable that marks a worker process: "protocol version:parent pid".
     static let workerEnvironmentKey = "SPINDLE_WORKER"
+    /// Set in a worker's environment when the pool has a memory limit: the worker then returns
+    /// freed memory to the system, so that one job's freed blocks are not charged to the next.
+    static let returnsMemoryEnvironmentKey = "SPINDLE_WORKER_RETURNS_MEMORY"
 
     let configuration: Configuration
+    /// Every worker's environment, made once: this process's, the configured additions and the mark.
+    private let workerEnvironment: [String]
     private let lock = ConditionLock()
     private let wakeDescriptor: Int32
 
@@ -80,6 +85,9 @@ final class ProcessPoolCore: @unchecked Sendable {
     ///   ``SpindleError/Code/systemError`` when a thread or descriptor cannot be made.
     init(configuration: Configuration) throws(SpindleError) {
         self.configuration = configuration
+        var extra = configuration.environment
+        if configuration.memoryLimit != nil { extra[Self.returnsMemoryEnvironmentKey] = "1" }
+        workerEnvironment = Self.workerEnvironment(adding: extra)
         let fd = spindle_eventfd()
         guard fd >= 0 else { throw .system("eventfd") }
         wakeDescriptor = fd
@@ -315,8 +323,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             for (index, pipe) in pipes.enumerated() { descriptors.append((pipe.write, Int32(index + 1))) }
             let pid = try ChildProcess.spawn(
                 executable: configuration.executable,
-                arguments: [],
-                environment: Self.workerEnvironment(adding: configuration.environment),
+                environment: workerEnvironment,
                 descriptors: descriptors
             )
             let exitDescriptor: Int32

@@ -31,9 +31,16 @@ enum WorkerMain {
         // This process only serves jobs, so its allocator may be tuned for that: keep freed
         // blocks up to 32 MiB (the most glibc allows) in the heap for reuse instead of returning
         // them to the system, so that a large input or output does not fault its pages in anew.
-        spindle_keep_large_allocations()
-        // Children that a job starts are not workers.
+        // Not under a memory limit, where memory kept for reuse would count against the next job.
+        if getenv(ProcessPoolCore.returnsMemoryEnvironmentKey) == nil { spindle_keep_large_allocations() }
+        // stdout is a pipe to the pool: flush each line, so that a job's output arrives as it is
+        // printed and is not lost in a buffer when the job crashes.
+        spindle_line_buffer_stdout()
+        // Children that a job starts are not workers, and get neither the socket nor the page.
         unsetenv(ProcessPoolCore.workerEnvironmentKey)
+        unsetenv(ProcessPoolCore.returnsMemoryEnvironmentKey)
+        _ = fcntl(socket, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(pageDescriptor, F_SETFD, FD_CLOEXEC)
         let parts = mark.split(separator: ":")
         guard parts.count == 2, let parent = pid_t(parts[1]) else { fail("malformed worker mark \(mark)") }
         _ = spindle_die_with_parent()

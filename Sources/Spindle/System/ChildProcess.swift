@@ -11,12 +11,11 @@ enum ChildProcess {
     /// - Throws: ``SpindleError/Code/workerStartFailed`` when the executable cannot be started.
     static func spawn(
         executable: String,
-        arguments: [String],
         environment: [String],
         descriptors: [(parent: Int32, child: Int32)]
     ) throws(SpindleError) -> pid_t {
         var pid: pid_t = 0
-        let err = withCStringArray([executable] + arguments) { argv in
+        let err = withCStringArray([executable]) { argv in
             withCStringArray(environment) { envp in
                 let parents = descriptors.map(\.parent)
                 let children = descriptors.map(\.child)
@@ -49,10 +48,7 @@ enum ChildProcess {
 
     /// Resident memory of `pid` in bytes, from /proc/PID/statm; `nil` once it is gone.
     static func residentBytes(of pid: pid_t) -> Int? {
-        // "size resident shared ..." in pages.
-        guard let fields = readSmallFile("/proc/\(pid)/statm")?.split(separator: " "), fields.count >= 2,
-            let pages = Int(fields[1])
-        else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        var reader = ProcReader(capacity: 256)
+        return reader.read("/proc/\(pid)/statm").flatMap { parseResidentBytes(statm: $0) }
     }
 }

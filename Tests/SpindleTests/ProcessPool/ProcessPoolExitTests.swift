@@ -73,6 +73,20 @@ struct ProcessPoolExitTests {
         #expect(stderr.contains("[worker 0] warning: hello from a job\n"), "stderr: \(stderr)")
     }
 
+    @Test func aLinePrintedJustBeforeACrashIsNotLost() async {
+        let result = await #expect(
+            processExitsWith: .success,
+            observing: [\.standardOutputContent]
+        ) {
+            let pool = try! makeTestPool(workers: 1)
+            let died = (try? await pool.submit(PrintThenAbort(), "last words").value) == nil
+            await pool.shutdown()
+            exit(died ? 0 : 1)
+        }
+        let stdout = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+        #expect(stdout.contains("[worker 0] last words\n"), "stdout: \(stdout)")
+    }
+
     @Test func aProgramThatForgotBootstrapGetsAClearError() async {
         await #expect(processExitsWith: .success) {
             let pool = try! makeTestPool { $0.environment["SPINDLE_TEST_WORKER_MODE"] = "forgot-bootstrap" }

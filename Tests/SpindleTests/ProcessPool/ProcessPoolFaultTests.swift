@@ -146,6 +146,13 @@ struct ProcessPoolFaultTests {
         await pool.shutdown()
     }
 
+    @Test func memoryAnEarlierJobFreedIsNotChargedToTheNext() async throws {
+        let pool = try makeTestPool(workers: 1) { $0.memoryLimit = 128 << 20 }
+        #expect(try await pool.submit(Churn(), 8).value == 8, "64 MiB used and freed")
+        #expect(try await pool.submit(Hog(), 80).value == 80, "80 MiB fits once the 64 MiB went back")
+        await pool.shutdown()
+    }
+
     @Test func badOptionsAreRefused() {
         #expect(throws: SpindleError.self) { try makeTestPool(workers: 0) }
         #expect(throws: SpindleError.self) { try makeTestPool { $0.maxJobsPerWorker = 0 } }
