@@ -59,23 +59,8 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         /// executable format (a shell exits 126 for it).
         public static var commandNotRunnable: Self { .init(storage: .commandNotRunnable) }
 
-        public var description: String {
-            switch storage {
-            case .poolShutDown: "poolShutDown"
-            case .cancelled: "cancelled"
-            case .timedOut: "timedOut"
-            case .invalidArgument: "invalidArgument"
-            case .systemError: "systemError"
-            case .workerDied: "workerDied"
-            case .jobFailed: "jobFailed"
-            case .encodingFailed: "encodingFailed"
-            case .protocolError: "protocolError"
-            case .workerStartFailed: "workerStartFailed"
-            case .memoryLimitExceeded: "memoryLimitExceeded"
-            case .commandNotFound: "commandNotFound"
-            case .commandNotRunnable: "commandNotRunnable"
-            }
-        }
+        /// The code's name, as written in Swift: "timedOut", "workerDied", ...
+        public var description: String { "\(storage)" }
     }
 
     /// How a worker process ended, for ``Code/workerDied`` errors.

@@ -37,7 +37,6 @@ final class ThreadSampler {
     private var reader = ProcReader()
     private var lastSampleNanoseconds: UInt64
     private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
-    private let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// CLOCK_MONOTONIC minus CLOCK_BOOTTIME: turns a task's start time (since boot) into our clock.
     private let bootToMonotonic: Int64
 
@@ -173,13 +172,9 @@ final class ThreadSampler {
             }
             process.lastIO = io
         }
-        if let bytes = reader.read("/proc/\(pid)/statm") {
-            let fields = bytes.split(separator: UInt8(ascii: " "))
-            if fields.count > 1, let pages = parseDecimal(fields[1]) {
-                let resident = Int(pages) * pageSize
-                interval.residentBytes += resident
-                process.peakResidentBytes = max(process.peakResidentBytes, resident)
-            }
+        if let resident = reader.read("/proc/\(pid)/statm").flatMap(parseResidentBytes(statm:)) {
+            interval.residentBytes += resident
+            process.peakResidentBytes = max(process.peakResidentBytes, resident)
         }
         processes[pid] = process
         interval.processes += 1

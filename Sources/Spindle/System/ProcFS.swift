@@ -7,7 +7,12 @@ internal import Glibc
 /// descriptor is held between samples (a tree of a thousand threads would otherwise need two
 /// thousand). One reader owns one scratch buffer, so a reader belongs to one thread at a time.
 struct ProcReader {
-    private var buffer = [UInt8](repeating: 0, count: 8192)
+    private var buffer: [UInt8]
+
+    /// A reader for files of up to `capacity` bytes; longer files are cut there.
+    init(capacity: Int = 8192) {
+        buffer = [UInt8](repeating: 0, count: capacity)
+    }
 
     /// The bytes of `path`, or `nil` when it cannot be read (the task is gone, or no permission).
     /// The result is valid until the next read.
@@ -52,6 +57,16 @@ struct ProcReader {
         return String(decoding: target[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+/// Resident memory in bytes from `/proc/PID/statm` ("size resident shared ..." in pages).
+func parseResidentBytes(statm bytes: ArraySlice<UInt8>) -> Int? {
+    let fields = bytes.split(separator: UInt8(ascii: " "))
+    guard fields.count > 1, let pages = parseDecimal(fields[1]) else { return nil }
+    return Int(pages) * systemPageSize
+}
+
+/// The size of a memory page.
+let systemPageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
 /// The fields of `/proc/PID/task/TID/stat` that the sampler uses.
 struct TaskStat: Equatable {

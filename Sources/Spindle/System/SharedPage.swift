@@ -26,7 +26,7 @@ final class SharedPage: @unchecked Sendable {
         case queued = 0, started = 1, cancelled = 2
     }
 
-    /// The memory file; handed to the worker, then closed by the pool once the worker has it.
+    /// The memory file, which the worker gets a copy of when it is spawned; closed with the page.
     let descriptor: Int32
     private let base: UnsafeMutableRawPointer
 

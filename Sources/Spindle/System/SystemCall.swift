@@ -25,17 +25,8 @@ func readRetrying(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) 
 
 /// Reads a small text file (such as one under /proc or /sys) whole, or returns `nil`.
 func readSmallFile(_ path: String, limit: Int = 1 << 16) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while bytes.count < limit {
-        let n = buffer.withUnsafeMutableBytes { readRetrying(fd, $0.baseAddress!, $0.count) }
-        guard n > 0 else { break }
-        bytes.append(contentsOf: buffer[..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    var reader = ProcReader(capacity: limit)
+    return reader.read(path).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// The path of this process's executable, resolved from /proc/self/exe (or that link itself).
