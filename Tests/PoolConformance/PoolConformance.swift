@@ -22,7 +22,7 @@ public struct PoolConformance<P: Pool>: Sendable {
         case cancelBeforeRun, cancelDuringRun, earlyStopCancelsRest, consumerCancellationStopsMap
         case lazyInputRunsAheadBoundedly
         case gracefulShutdown, immediateShutdown, submitAfterShutdown, shutdownTwice
-        case submitFromRunningJob, manyConcurrentCallers, submitTimeout, mapTimeout
+        case submitFromRunningJob, manyConcurrentCallers, submitTimeout, queuedTimeout, mapTimeout
         case asCompletedAndWait
 
         public var testDescription: String { rawValue }
@@ -222,6 +222,13 @@ public struct PoolConformance<P: Pool>: Sendable {
             let late = pool.submit(Hold(), 60, timeout: .milliseconds(50))
             await expectSpindleError(.timedOut) { try await late.value }
             #expect(try await pool.submit(Square(), 6, timeout: .seconds(60)).value == 36)
+        case .queuedTimeout:
+            // Both workers are busy for 800 ms: the quick job waits that long in the queue, which
+            // its 300 ms timeout must not count — a timeout is for running, not for waiting.
+            let busy = (0..<check.workers).map { _ in pool.submit(Busy(), 800) }
+            let quick = pool.submit(Square(), 7, timeout: .milliseconds(300))
+            #expect(try await quick.value == 49)
+            for future in busy { _ = try await future.value }
         case .mapTimeout:
             // Items that take no time are well inside a 2 s timeout however loaded the machine is;
             // the third would take a minute.

@@ -26,7 +26,8 @@ public struct MapOptions: Sendable, Hashable {
     ///
     /// This bounds both memory (inputs read ahead) and the work wasted when iteration stops early.
     public var runAhead: Int?
-    /// A per-item timeout. Setting one makes every item its own task, so that each has its own deadline.
+    /// A per-item timeout, counted from when the item starts running. Setting one makes every item
+    /// its own task, so that each has its own deadline.
     public var timeout: Duration?
 
     /// How long an automatically sized chunk should take: long enough that queueing costs vanish

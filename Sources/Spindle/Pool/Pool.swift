@@ -27,8 +27,9 @@ public protocol Pool: Sendable {
     ///   - job: the job; its stored properties travel with it.
     ///   - input: what the job runs on.
     ///   - timeout: when set, the future fails with ``SpindleError/Code/timedOut`` if the job has not
-    ///     finished this long after it was submitted, and the job is stopped as well as the backend
-    ///     can: cancelled cooperatively on threads, killed in a worker process.
+    ///     finished this long after it started running (time spent queued does not count), and the
+    ///     job is stopped as well as the backend can: cancelled cooperatively on threads, killed in
+    ///     a worker process. To bound the wait instead, use ``Future/wait(_:until:timeout:)``.
     func submit<J: Job>(_ job: J, _ input: J.Input, timeout: Duration?) -> Future<J.Output>
 
     /// Runs `job` over every input and streams the outputs, in input order unless told otherwise.

@@ -8,8 +8,9 @@ class PoolTask: @unchecked Sendable {
     var frame: [UInt8]
     /// Items in the chunk.
     var items: Int
-    /// When the task fails with a timeout (monotonic nanoseconds), if it has a timeout.
-    let deadline: UInt64?
+    /// When the task fails with a timeout (monotonic nanoseconds): set when it starts running,
+    /// if it has a timeout.
+    private(set) var deadline: UInt64?
     let timeout: Duration?
 
     /// The worker it was sent to, while there; its sequence number there.
@@ -22,7 +23,14 @@ class PoolTask: @unchecked Sendable {
         self.frame = frame
         self.items = items
         self.timeout = timeout
-        deadline = timeout.map { monotonicNanoseconds() &+ $0.clampedNanoseconds }
+    }
+
+    /// Starts the timeout's clock, the first time the task starts running; returns the new
+    /// deadline, or `nil` when there is no timeout or the clock already runs.
+    func startClock() -> UInt64? {
+        guard let timeout, deadline == nil else { return nil }
+        deadline = monotonicNanoseconds() &+ timeout.clampedNanoseconds
+        return deadline
     }
 
     // MARK: Typed operations

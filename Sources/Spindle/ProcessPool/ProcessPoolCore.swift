@@ -142,16 +142,6 @@ final class ProcessPoolCore: @unchecked Sendable {
             if let brokenError { return brokenError }
             guard case .running = phase else { return SpindleError.shutDown() }
             pending.append(task)
-            if let deadline = task.deadline {
-                // Finished tasks stay in the heap until their deadline; with long timeouts on a big
-                // map they would pile up, so the heap is rebuilt without them each time it doubles.
-                if deadlines.count >= deadlinesAfterCompaction * 2 {
-                    deadlines = Heap(deadlines.unordered.filter { !$0.task.isDone })
-                    deadlinesAfterCompaction = max(1_024, deadlines.count)
-                }
-                deadlines.insert(Deadline(nanoseconds: deadline, task: task))
-                if deadline < plannedWakeup { wakeSupervisor() }
-            }
             dispatch()
             return nil
         }
@@ -256,7 +246,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             let sendNow = worker.inFlight.count < 2
             worker.enqueue(task)
             worker.page.pollsForNextTask = tasksInWorkers <= 1
-            if worker.inFlight.count == 1 { task.markRunning() }
+            if worker.inFlight.count == 1 { start(task) }
             if let limit = configuration.maxJobsPerWorker, worker.itemsAssigned >= limit { worker.isRetiring = true }
             if sendNow && !touched.contains(where: { $0 === worker }) { touched.append(worker) }
         }
@@ -601,7 +591,7 @@ final class ProcessPoolCore: @unchecked Sendable {
                 averageTaskNanoseconds =
                     averageTaskNanoseconds == 0 ? sample : 0.8 * averageTaskNanoseconds + 0.2 * sample
             }
-            worker.inFlight.first?.markRunning()
+            if let next = worker.inFlight.first { start(next) }
             dispatch()
             closeIdleWorkers()
             return task
@@ -658,6 +648,22 @@ final class ProcessPoolCore: @unchecked Sendable {
                 offset += n
             }
         }
+    }
+
+    /// Marks a task running, now that it is first in its worker's line, and starts its timeout's
+    /// clock: a timeout counts from the start of the job, never from time spent queued.
+    /// Called with `lock` held.
+    private func start(_ task: PoolTask) {
+        task.markRunning()
+        guard let deadline = task.startClock() else { return }
+        // Finished tasks stay in the heap until their deadline; with long timeouts on a big map
+        // they would pile up, so the heap is rebuilt without them each time it doubles.
+        if deadlines.count >= deadlinesAfterCompaction * 2 {
+            deadlines = Heap(deadlines.unordered.filter { !$0.task.isDone })
+            deadlinesAfterCompaction = max(1_024, deadlines.count)
+        }
+        deadlines.insert(Deadline(nanoseconds: deadline, task: task))
+        if deadline < plannedWakeup { wakeSupervisor() }
     }
 
     // MARK: Deaths, deadlines, limits (supervisor thread)

@@ -80,7 +80,7 @@ public final class ThreadPool: Pool, TaskExecutor {
     ///
     /// - Parameters:
     ///   - timeout: when set, the future fails with ``SpindleError/Code/timedOut`` if `body` has not
-    ///     finished this long after submission, and its task is cancelled (a thread cannot be
+    ///     finished this long after it started, and its task is cancelled (a thread cannot be
     ///     killed, so a body that never checks for cancellation runs on; use a ``ProcessPool`` for that).
     ///   - body: the work. It may block.
     public func submit<T: Sendable>(

@@ -52,8 +52,8 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     /// Runs `body` as a task on the pool's threads and returns its future.
     ///
     /// - Parameters:
-    ///   - timeout: when set, the future fails with ``SpindleError/Code/timedOut`` this long after
-    ///     submission if the body has not finished, and the task is cancelled.
+    ///   - timeout: when set, the future fails with ``SpindleError/Code/timedOut`` if the body has
+    ///     not finished this long after it started, and the task is cancelled.
     ///   - body: the work; it runs only if the future is still pending when a worker reaches it.
     @usableFromInline
     func start<T: Sendable>(
@@ -74,6 +74,12 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
                 self.endTask(future)
                 return
             }
+            if let timeout {
+                let timer = OneShotTimer(after: timeout) { [weak future] in
+                    future?.abandon(with: SpindleError.timedOut(after: timeout))
+                }
+                future.onComplete { _ in timer.cancel() }
+            }
             let result: Result<T, any Error>
             do {
                 result = .success(try await body())
@@ -86,12 +92,6 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
             future.complete(with: result)
         }
         future.setCancelHandler { task.cancel() }
-        if let timeout {
-            let timer = OneShotTimer(after: timeout) { [weak future] in
-                future?.abandon(with: SpindleError.timedOut(after: timeout))
-            }
-            future.onComplete { _ in timer.cancel() }
-        }
         return future
     }
 
