@@ -7,7 +7,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct CompareCommandTests {
     @Test func runsEveryWorkloadOnEveryWorkerCount() async throws {
-        let folder = try temporaryFolder()
+        let folder = try temporaryFolder("spindle-compare-test")
         defer { rmdir(folder) }
         let command = try CompareCommand.parse([
             "--workers", "2,1,2", "--workloads", "sleep,read,cpu,sleep", "--tasks", "4", "--task-ms", "2",
@@ -45,7 +45,7 @@ struct CompareCommandTests {
             "--worker-executable", siblingExecutable("spindle"),
         ])
         let rows = try await command.runComparison()
-        #expect(rows.map(\.backend) == ["threads", "threads", "processes", "processes"])
+        #expect(rows.map(\.backend) == [.threads, .threads, .processes, .processes])
         #expect(rows.allSatisfy { $0.usage.wall > .zero && $0.usage.cpu > .zero })
         let conclusions = command.conclusions(for: rows, cpus: 2)
         #expect(conclusions.count == 3)
@@ -59,12 +59,6 @@ struct CompareCommandTests {
         let command = try CompareCommand.parse([
             "--workloads", "read", "--tasks", "1", "--read-mib", "1", "--read-dir", "/nonexistent/spindle",
         ])
-        await #expect(throws: CompareError.self) { try await command.runComparison() }
-    }
-
-    private func temporaryFolder() throws -> String {
-        var template = Array("/tmp/spindle-compare-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw CompareError("mkdtemp failed") }
-        return String(cString: made)
+        await #expect(throws: CLIError.self) { try await command.runComparison() }
     }
 }

@@ -9,55 +9,53 @@ struct TimeCommandTests {
     let spindle = siblingExecutable("spindle")
     let workloads = siblingExecutable("SpindleTimeWorkloads")
 
-    @Test func exitsWithTheCommandsStatusAndLeavesItsOutputAlone() throws {
-        let run = try runSpindle(["time", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+    @Test func exitsWithTheCommandsStatusAndLeavesItsOutputAlone() async throws {
+        let run = try await runSpindle(["time", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
         #expect(run.status == 3)
         #expect(run.stdout == "out\n", "the command's stdout is untouched and holds nothing else")
         #expect(run.stderr.hasPrefix("err\nspindle time: /bin/sh -c"), "the report follows the command's stderr")
         #expect(run.stderr.contains("verdict: "))
     }
 
-    @Test func aSignalBecomes128PlusItsNumber() throws {
-        let run = try runSpindle(["time", "--", "/bin/sh", "-c", "kill -SEGV $$"])
+    @Test func aSignalBecomes128PlusItsNumber() async throws {
+        let run = try await runSpindle(["time", "--", "/bin/sh", "-c", "kill -SEGV $$"])
         #expect(run.status == 128 + SIGSEGV)
         #expect(run.stderr.contains("killed by SIGSEGV"))
     }
 
-    @Test func aCommandThatCannotStartIsAClearError() throws {
-        let missing = try runSpindle(["time", "--", "spindle-no-such-command"])
+    @Test func aCommandThatCannotStartIsAClearError() async throws {
+        let missing = try await runSpindle(["time", "--", "spindle-no-such-command"])
         #expect(missing.status == 127)
         #expect(missing.stderr == "spindle time: spindle-no-such-command: command not found\n")
 
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("spindle-time")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let script = folder + "/plain.txt"
         try "not a program\n".write(toFile: script, atomically: true, encoding: .utf8)
-        let notRunnable = try runSpindle(["time", "--", script])
+        let notRunnable = try await runSpindle(["time", "--", script])
         #expect(notRunnable.status == 126)
         #expect(notRunnable.stderr.contains("cannot run it: Permission denied"), "\(notRunnable.stderr)")
     }
 
-    @Test func badInvocationsFailWithAMessageAndNoFile() throws {
-        let none = try runSpindle(["time"])
+    @Test func badInvocationsFailWithAMessageAndNoFile() async throws {
+        let none = try await runSpindle(["time"])
         #expect(none.status != 0 && none.stderr.contains("no command to time"))
-        let unknown = try runSpindle(["time", "--frobnicate", "--", "true"])
+        let unknown = try await runSpindle(["time", "--frobnicate", "--", "true"])
         #expect(unknown.status != 0 && unknown.stderr.contains("--frobnicate"))
-        let interval = try runSpindle(["time", "--interval", "1ms", "--", "true"])
+        let interval = try await runSpindle(["time", "--interval", "1ms", "--", "true"])
         #expect(interval.status != 0 && interval.stderr.contains("at least 10ms"))
         let plot = "/nonexistent-\(UUID().uuidString)/chart.svg"
-        let badPlot = try runSpindle(["time", "--plot", plot, "--", "/bin/sh", "-c", "echo ran"])
+        let badPlot = try await runSpindle(["time", "--plot", plot, "--", "/bin/sh", "-c", "echo ran"])
         #expect(badPlot.status != 0 && badPlot.stderr.contains("cannot write \(plot)"))
         #expect(badPlot.stdout.isEmpty, "the command does not run when its report could not be written")
         #expect(!FileManager.default.fileExists(atPath: plot))
     }
 
-    @Test func jsonHasEveryFigureAndWhereItCameFrom() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    @Test func jsonHasEveryFigureAndWhereItCameFrom() async throws {
+        let folder = try temporaryFolder("spindle-time")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let output = folder + "/report.json"
-        let run = try runSpindle(["time", "--json", "-o", output, "--", workloads, "spin", "--cpu-ms", "300"])
+        let run = try await runSpindle(["time", "--json", "-o", output, "--", workloads, "spin", "--cpu-ms", "300"])
         #expect(run.status == 0)
         #expect(run.stderr.isEmpty, "the report went to the file: \(run.stderr)")
         let object = try #require(
@@ -76,21 +74,22 @@ struct TimeCommandTests {
         #expect(exit["code"] as? Int == 0)
     }
 
-    @Test func aProcessWaitingOnAPipeIsWaitingOnAPipe() throws {
+    @Test func aProcessWaitingOnAPipeIsWaitingOnAPipe() async throws {
         // The writer is this test, outside the measured tree: only the reader is timed.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("spindle-pipe")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let input = Pipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: spindle)
         process.arguments = ["time", "--json", "-o", folder + "/report.json", "--", workloads, "pipe-wait"]
         process.standardInput = input
-        try process.run()
-        usleep(500_000)  // the workload: half a second with nothing in the pipe
+        let exit = try process.start()
+        // The half second must pass while the reader waits, not while spindle starts it.
+        #expect(await waitForPipeReader(below: process.processIdentifier), "the workload never blocked on its pipe")
+        try await Task.sleep(for: .milliseconds(500))  // the workload: half a second with nothing in the pipe
         input.fileHandleForWriting.write(Data("done\n".utf8))
         try input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        await exit()
         #expect(process.terminationStatus == 0)
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/report.json")))
@@ -101,12 +100,11 @@ struct TimeCommandTests {
         #expect((verdict["text"] as? String)?.hasPrefix("mostly waiting on a pipe") == true)
     }
 
-    @Test func anOrphanLeftRunningIsNamed() throws {
+    @Test func anOrphanLeftRunningIsNamed() async throws {
         // The outer spindle waits for everything, so the orphan the inner one leaves is reaped.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("spindle-time")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let run = try runSpindle([
+        let run = try await runSpindle([
             "time", "--wait-all", "-o", folder + "/outer.txt", "--",
             spindle, "time", "--", workloads, "orphan", "--cpu-ms", "300",
         ])
@@ -118,12 +116,11 @@ struct TimeCommandTests {
 
     /// The chart is checked by rendering it, as a browser would; rsvg-convert comes from
     /// scripts/install-test-tools.sh (the README's test command runs it), elsewhere this is skipped.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert"), "needs rsvg-convert"))
+    @Test(.enabled(if: canRenderSVG, "needs rsvg-convert (librsvg2-bin)"))
     func plotsRenderAsPictures() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("spindle-plot")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let run = try runSpindle([
+        let run = try await runSpindle([
             "time", "--interval", "20ms", "--plot", folder + "/time.svg", "--",
             workloads, "spin", "--threads", "3", "--cpu-ms", "150",
         ])
@@ -131,7 +128,7 @@ struct TimeCommandTests {
         let svg = try String(contentsOfFile: folder + "/time.svg", encoding: .utf8)
         #expect(svg.hasPrefix("<?xml") || svg.hasPrefix("<svg"))
         #expect(svg.contains("on CPU") && svg.contains("waiting for CPU") && svg.contains("CPUs"))
-        try expectRenders(folder + "/time.svg", to: folder + "/time.png")
+        try await expectRenders(folder + "/time.svg", to: folder + "/time.png")
 
         let compare = try CompareCommand.parse([
             "--workers", "1,2", "--workloads", "sleep", "--tasks", "4", "--task-ms", "2", "--backends", "threads",
@@ -140,11 +137,11 @@ struct TimeCommandTests {
         let chart = ComparePlot(rows: rows, cpus: 2).chart().render()
         #expect(chart.contains("threads · sleep") && chart.contains("ideal · sleep"))
         try writeAtomically(chart, to: folder + "/compare.svg")
-        try expectRenders(folder + "/compare.svg", to: folder + "/compare.png")
+        try await expectRenders(folder + "/compare.svg", to: folder + "/compare.png")
     }
 
-    @Test func verboseAddsProcessAndThreadTables() throws {
-        let run = try runSpindle(["time", "-v", "--", workloads, "spin", "--threads", "2", "--cpu-ms", "200"])
+    @Test func verboseAddsProcessAndThreadTables() async throws {
+        let run = try await runSpindle(["time", "-v", "--", workloads, "spin", "--threads", "2", "--cpu-ms", "200"])
         #expect(run.status == 0)
         let lines = run.stderr.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         #expect(lines.contains { $0.hasPrefix("pid process from s to s on CPU s") }, "\(run.stderr)")
@@ -154,15 +151,30 @@ struct TimeCommandTests {
 
     // MARK: - Helpers
 
-    func expectRenders(_ svg: String, to png: String) throws {
-        let render = Process()
-        render.executableURL = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
-        render.arguments = ["-o", png, svg]
-        try render.run()
-        render.waitUntilExit()
-        #expect(render.terminationStatus == 0)
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
-        #expect(bytes.count > 5000 && bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a real PNG picture")
+    /// Waits (up to 30 s) until a descendant of `ancestor` sleeps reading a pipe; there is no
+    /// signal for that, so /proc is polled.
+    func waitForPipeReader(below ancestor: Int32) async -> Bool {
+        func parent(of pid: Int32) -> Int32? {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 ? Int32(fields[1]) : nil
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
+            for pid in pids {
+                guard let wchan = try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8),
+                    wchan.contains("pipe")
+                else { continue }
+                var up = parent(of: pid)
+                for _ in 0..<3 where up != nil && up != ancestor { up = parent(of: up!) }
+                if up == ancestor { return true }
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return false
     }
 
     struct Run {
@@ -172,9 +184,8 @@ struct TimeCommandTests {
     }
 
     /// Runs the spindle binary with stdout and stderr going to files, so neither can fill up.
-    func runSpindle(_ arguments: [String]) throws -> Run {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    func runSpindle(_ arguments: [String]) async throws -> Run {
+        let folder = URL(fileURLWithPath: try temporaryFolder("spindle-run"))
         defer { try? FileManager.default.removeItem(at: folder) }
         let outURL = folder.appendingPathComponent("stdout")
         let errURL = folder.appendingPathComponent("stderr")
@@ -188,8 +199,8 @@ struct TimeCommandTests {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        let exit = try process.start()
+        await exit()
         try out.close()
         try err.close()
         return Run(

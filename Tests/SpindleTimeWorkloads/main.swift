@@ -15,7 +15,7 @@ import Spindle
 //   direct-read --path P --passes K           reads P K times past the page cache (O_DIRECT)
 //   orphan --cpu-ms M                         starts `spin` in a new process and exits at once
 //   measure (spin|sleep) [options]            runs that workload inside `TimeProfile.measure` and
-//                                             prints the profile as JSON on stdout
+//                                             writes the profile as JSON to --output FILE
 //
 // `--report FILE` (any mode) writes "user_us sys_us" of this process and its reaped children at
 // exit, so a test can check the totals `spindle time` reports against the workload's own rusage.
@@ -138,7 +138,8 @@ case "measure":
     let (_, profile) = TimeProfile.measure {
         if arguments.dropFirst().first == "sleep" { sleep(milliseconds: option("ms", 300)) } else { spin() }
     }
-    print(String(decoding: try JSONEncoder().encode(profile), as: UTF8.self))
+    guard let output = stringOption("output") else { fail("measure needs --output") }
+    try JSONEncoder().encode(profile).write(to: URL(fileURLWithPath: output))
 case "pipe-wait":
     var buffer = [UInt8](repeating: 0, count: 4096)
     while read(0, &buffer, buffer.count) > 0 {}

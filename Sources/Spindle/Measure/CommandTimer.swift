@@ -162,6 +162,27 @@ public enum CommandTimer {
         )
     }
 
+    /// Runs and measures a command like ``run(_:options:)-swift.type.method``, from async code: the
+    /// command runs, and its thread samples, on a thread of its own, so no thread of Swift's
+    /// cooperative pool is blocked while it runs.
+    public static func run(_ arguments: [String], options: Options = .init()) async throws(SpindleError) -> TimeProfile
+    {
+        let result: Result<TimeProfile, SpindleError> = await withCheckedContinuation { continuation in
+            do throws(SpindleError) {
+                try startDetachedThread(name: "spindle-time") {
+                    do throws(SpindleError) {
+                        continuation.resume(returning: .success(try run(arguments, options: options)))
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                }
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        return try result.get()
+    }
+
     /// CPU seconds the calling thread has used: the sampling loop's. (Other threads of this
     /// process count as other work on the machine, as any other process would.)
     private static func ownCPUSeconds() -> Double {

@@ -120,9 +120,12 @@ struct DemoCommand: AsyncParsableCommand {
             out.append("a 10 s job with a 50 ms timeout: \(error)")
         }
 
-        let blockers = (0..<pool.workerCount).map { _ in pool.submit { usleep(200_000) } }
+        // Every worker waits at a gate that opens only after the cancel, so the job is still queued.
+        let gate = DispatchSemaphore(value: 0)
+        let blockers = (0..<pool.workerCount).map { _ in pool.submit { gate.wait() } }
         let queued = pool.submit(Square(), 3)
         out.append("a queued job cancelled before it started: cancel() = \(queued.cancel()), state = \(queued.state)")
+        for _ in blockers { gate.signal() }
         for blocker in blockers { _ = try await blocker.value }
 
         let futures = (1...4).map { pool.submit(Square(), $0) }

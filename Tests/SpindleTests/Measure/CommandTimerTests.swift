@@ -14,8 +14,9 @@ import Testing
 struct CommandTimerTests {
     let workloads = siblingExecutable("SpindleTimeWorkloads")
 
-    @Test func oneBusyThreadIsCPUBoundOnOneCore() throws {
-        guard let (profile, own) = try measure(["spin", "--threads", "1", "--cpu-ms", "400"], expect: .oneCore) else {
+    @Test func oneBusyThreadIsCPUBoundOnOneCore() async throws {
+        guard let (profile, own) = try await measure(["spin", "--threads", "1", "--cpu-ms", "400"], expect: .oneCore)
+        else {
             return
         }
         try expectTotals(profile, match: own)
@@ -23,8 +24,9 @@ struct CommandTimerTests {
     }
 
     @Test(.enabled(if: AvailableCPUs.count >= 2, "needs two CPUs"))
-    func twoBusyThreadsOnTwoCPUsAreParallel() throws {
-        guard let (profile, own) = try measure(["spin", "--threads", "2", "--cpu-ms", "400"], expect: .parallel) else {
+    func twoBusyThreadsOnTwoCPUsAreParallel() async throws {
+        guard let (profile, own) = try await measure(["spin", "--threads", "2", "--cpu-ms", "400"], expect: .parallel)
+        else {
             return
         }
         try expectTotals(profile, match: own)
@@ -32,10 +34,10 @@ struct CommandTimerTests {
         #expect(profile.breakdown.waits[.join, default: 0] > 0.2, "the main thread's join is set apart")
     }
 
-    @Test func moreBusyThreadsThanCPUsAreStarved() throws {
+    @Test func moreBusyThreadsThanCPUsAreStarved() async throws {
         let threads = AvailableCPUs.count * 2
         guard
-            let (profile, own) = try measure(
+            let (profile, own) = try await measure(
                 ["spin", "--threads", String(threads), "--cpu-ms", "250"],
                 expect: .starvedByOwnThreads
             )
@@ -45,7 +47,7 @@ struct CommandTimerTests {
         #expect(profile.breakdown.runQueue > 0.3 * profile.breakdown.onCPU, "\(profile.breakdown)")
     }
 
-    @Test func aProcessSharingItsCPUWithAnotherIsStarvedByIt() throws {
+    @Test func aProcessSharingItsCPUWithAnotherIsStarvedByIt() async throws {
         // The competitor runs outside the measured tree, on the same CPU as the measured process.
         let competitor = Process()
         competitor.executableURL = URL(fileURLWithPath: workloads)
@@ -56,7 +58,7 @@ struct CommandTimerTests {
             competitor.waitUntilExit()
         }
         guard
-            let (profile, own) = try measure(
+            let (profile, own) = try await measure(
                 ["spin", "--cpu-ms", "300", "--pin", "0"],
                 expect: .starvedByOthers,
                 quietMachineNeeded: false
@@ -67,27 +69,32 @@ struct CommandTimerTests {
         #expect(profile.machine.otherCPU > 0.2 * profile.wall)
     }
 
-    @Test func aSleepIsMostlySleeping() throws {
-        guard let (profile, _) = try measure(["sleep", "--ms", "400"], expect: .waiting) else { return }
+    @Test func aSleepIsMostlySleeping() async throws {
+        guard let (profile, _) = try await measure(["sleep", "--ms", "400"], expect: .waiting) else { return }
         #expect(profile.verdict.waitingOn == .sleep)
         #expect(profile.verdict.text.hasPrefix("mostly sleeping"))
         #expect(profile.cpu.perWall < 0.1)
     }
 
-    @Test func threadsFightingOverOneMutexWaitOnALock() throws {
-        guard let (profile, own) = try measure(["mutex", "--threads", "2", "--ms", "500"], expect: .serializedOnLock)
+    @Test func threadsFightingOverOneMutexWaitOnALock() async throws {
+        guard
+            let (profile, own) = try await measure(
+                ["mutex", "--threads", "2", "--ms", "500"],
+                expect: .serializedOnLock
+            )
         else { return }
         try expectTotals(profile, match: own)
         #expect(profile.breakdown.waits[.lock, default: 0] > 0.1, "\(profile.breakdown.waits)")
     }
 
-    @Test func aDirectDiskReadWaitsOnDisk() throws {
+    @Test func aDirectDiskReadWaitsOnDisk() async throws {
         let folder = try temporaryDiskFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let file = folder + "/data.bin"
-        let writer = try CommandTimer.run([workloads, "write-file", "--path", file, "--mib", "128"])
+        let writer = try await CommandTimer.run([workloads, "write-file", "--path", file, "--mib", "128"])
         #expect(writer.exit?.code == 0)
-        guard let (profile, _) = try measure(["direct-read", "--path", file, "--passes", "3"], expect: .diskBound)
+        guard
+            let (profile, _) = try await measure(["direct-read", "--path", file, "--passes", "3"], expect: .diskBound)
         else { return }
         #expect(
             profile.resources.readBytes >= 3 * 128 << 20,
@@ -96,12 +103,12 @@ struct CommandTimerTests {
         #expect(profile.verdict.caveats.contains { $0.contains("estimated from samples") })
     }
 
-    @Test func aShellRunningHundredsOfShortProcessesGetsExactCPU() throws {
+    @Test func aShellRunningHundredsOfShortProcessesGetsExactCPU() async throws {
         // `times` prints the shell's own and its children's user and system time.
         let script = "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done; times > \"$0\""
         let report = FileManager.default.temporaryDirectory.appendingPathComponent("times-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: report) }
-        let profile = try CommandTimer.run(["/bin/sh", "-c", script, report])
+        let profile = try await CommandTimer.run(["/bin/sh", "-c", script, report])
         let times = try String(contentsOfFile: report, encoding: .utf8)
         let reported = shellTimes(times)
         #expect(
@@ -112,8 +119,8 @@ struct CommandTimerTests {
         #expect(profile.breakdown.unsampledCPU > 0, "most of those processes are too short to sample")
     }
 
-    @Test func anOrphanThatKeepsWorkingIsCountedWhenWaitedFor() throws {
-        let profile = try CommandTimer.run(
+    @Test func anOrphanThatKeepsWorkingIsCountedWhenWaitedFor() async throws {
+        let profile = try await CommandTimer.run(
             [workloads, "orphan", "--cpu-ms", "400"],
             options: .init(waitsForOrphans: true)
         )
@@ -123,18 +130,18 @@ struct CommandTimerTests {
         #expect(profile.population.stillRunningCount == 0)
     }
 
-    @Test func exitStatusAndSignalComeBack() throws {
-        let exited = try CommandTimer.run(["/bin/sh", "-c", "exit 3"])
+    @Test func exitStatusAndSignalComeBack() async throws {
+        let exited = try await CommandTimer.run(["/bin/sh", "-c", "exit 3"])
         #expect(exited.exit?.code == 3 && exited.exit?.shellStatus == 3)
-        let killed = try CommandTimer.run(["/bin/sh", "-c", "kill -TERM $$"])
+        let killed = try await CommandTimer.run(["/bin/sh", "-c", "kill -TERM $$"])
         #expect(killed.exit?.signal == SIGTERM && killed.exit?.shellStatus == 128 + SIGTERM)
         #expect(killed.description.contains("killed by SIGTERM"))
     }
 
-    @Test func aMissingOrUnrunnableCommandIsAClearError() throws {
-        #expect(throws: SpindleError.self) { try CommandTimer.run([]) }
+    @Test func aMissingOrUnrunnableCommandIsAClearError() async throws {
+        await #expect(throws: SpindleError.self) { try await CommandTimer.run([]) }
         do {
-            _ = try CommandTimer.run(["spindle-no-such-command-\(UInt32.random(in: 0...UInt32.max))"])
+            _ = try await CommandTimer.run(["spindle-no-such-command-\(UInt32.random(in: 0...UInt32.max))"])
             Issue.record("a missing command must throw")
         } catch {
             #expect(error.code == .commandNotFound && error.message.contains("command not found"))
@@ -144,7 +151,7 @@ struct CommandTimerTests {
         let script = folder + "/not-executable.sh"
         try "echo hi\n".write(toFile: script, atomically: true, encoding: .utf8)
         do {
-            _ = try CommandTimer.run([script])
+            _ = try await CommandTimer.run([script])
             Issue.record("a file without execute permission must throw")
         } catch {
             #expect(error.code == .commandNotRunnable, "\(error)")
@@ -159,12 +166,12 @@ struct CommandTimerTests {
         _ arguments: [String],
         expect expected: TimeVerdict.Code,
         quietMachineNeeded: Bool = true
-    ) throws -> (TimeProfile, Double)? {
+    ) async throws -> (TimeProfile, Double)? {
         let report = FileManager.default.temporaryDirectory.appendingPathComponent("rusage-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: report) }
         var last: TimeProfile?
         for _ in 0..<3 {
-            let profile = try CommandTimer.run([workloads] + arguments + ["--report", report])
+            let profile = try await CommandTimer.run([workloads] + arguments + ["--report", report])
             last = profile
             #expect(profile.exit?.code == 0, "\(arguments) failed: \(profile)")
             if profile.verdict.code == expected { return (profile, try ownCPU(report)) }

@@ -8,8 +8,8 @@ import Testing
 struct MeasureInProcessTests {
     let workloads = siblingExecutable("SpindleTimeWorkloads")
 
-    @Test func aBusyBlockShowsTheCallingThreadsCPU() throws {
-        let profile = try measure(["measure", "spin", "--cpu-ms", "300"])
+    @Test func aBusyBlockShowsTheCallingThreadsCPU() async throws {
+        let profile = try await measure(["measure", "spin", "--cpu-ms", "300"])
         let thread = try #require(profile.callingThread)
         #expect(thread.total >= 0.3 && thread.total < 0.35, "the calling thread burned 0.3 s: \(thread.total)")
         #expect(profile.cpu.total >= thread.total, "the process includes the thread")
@@ -21,8 +21,8 @@ struct MeasureInProcessTests {
         }
     }
 
-    @Test func aSleepingBlockIsMostlySleeping() throws {
-        let profile = try measure(["measure", "sleep", "--ms", "300"])
+    @Test func aSleepingBlockIsMostlySleeping() async throws {
+        let profile = try await measure(["measure", "sleep", "--ms", "300"])
         #expect(profile.verdict.code == .waiting && profile.verdict.waitingOn == .sleep, "\(profile)")
         #expect((profile.callingThread?.total ?? 1) < 0.01)
     }
@@ -33,16 +33,12 @@ struct MeasureInProcessTests {
         await #expect(throws: Oops.self) { try await TimeProfile.measure { () async throws in throw Oops() } }
     }
 
-    private func measure(_ arguments: [String]) throws -> TimeProfile {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: workloads)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return try JSONDecoder().decode(TimeProfile.self, from: data)
+    /// Runs the workload with `arguments`, which measures itself, and reads back its profile.
+    private func measure(_ arguments: [String]) async throws -> TimeProfile {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("profile-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let run = try await CommandTimer.run([workloads] + arguments + ["--output", output.path])
+        #expect(run.exit?.code == 0)
+        return try JSONDecoder().decode(TimeProfile.self, from: Data(contentsOf: output))
     }
 }

@@ -68,22 +68,26 @@ private func trimmedComm(_ text: String) -> String {
 
 /// A barrier for blocking jobs: each party arrives, then blocks (sleeping in the kernel, the way a
 /// blocking job would) until every party has arrived. Only jobs running at the same time can pass it.
-final class BlockingBarrier: Sendable {
+final class BlockingBarrier: @unchecked Sendable {
+    // @unchecked Sendable: `arrived` is only touched with `lock` held.
     let parties: Int
-    private let arrived = Atomic(0)
+    private let lock = ConditionLock()
+    private var arrived = 0
 
     init(parties: Int) { self.parties = parties }
 
     /// Arrives and blocks until all parties have; `false` if they had not after `timeout`, so a
     /// broken pool makes a test fail rather than hang.
     func arriveAndWait(timeout: Duration = .seconds(30)) -> Bool {
-        arrived.add(1, ordering: .acquiringAndReleasing)
-        let deadline = ContinuousClock.now + timeout
-        while arrived.load(ordering: .acquiring) < parties {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(1_000)
+        let deadline = monotonicNanoseconds() + timeout.clampedNanoseconds
+        return lock.withLock {
+            arrived += 1
+            lock.broadcast()
+            while arrived < parties {
+                if !lock.wait(untilMonotonicNanoseconds: deadline) && arrived < parties { return false }
+            }
+            return true
         }
-        return true
     }
 }
 
