@@ -71,9 +71,11 @@ public struct TimeVerdict: Sendable, Codable, Hashable {
         } else if queued >= 0.2 && breakdown.runQueue >= 0.1 * wall {
             let waited = "threads waited \(percent(queued)) of the time they were ready to run"
             let crowd = max(runnable, breakdown.peakRunnableThreads)
-            if crowd >= Double(cpusForTree) + 0.5 {
+            // Its own threads crowd it out only when more of them wanted a CPU than it has; a
+            // single thread's sampled run-queue figure can overshoot 1 by a tick or two.
+            let threads = threadsThatWantedCPU ?? Int(crowd.rounded())
+            if crowd >= Double(cpusForTree) + 0.5 && threads > cpusForTree {
                 verdict.code = .starvedByOwnThreads
-                let threads = threadsThatWantedCPU ?? Int(crowd.rounded())
                 verdict.text =
                     "starved of CPU: your \(threads) threads share \(cpusForTree) CPU\(cpusForTree == 1 ? "" : "s") (\(busy); \(waited))"
             } else if others >= 0.2 || steal / max(wall, 1e-9) >= 0.2 {

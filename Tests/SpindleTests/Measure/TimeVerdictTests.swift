@@ -12,6 +12,7 @@ import Testing
         waits: [WaitKind: Double] = [:],
         peakRunnable: Double = 1,
         threadsThatRan: Int = 1,
+        threadsThatWantedCPU: Int? = nil,
         allowedCPUs: Int = 2,
         otherCPU: Double = 0,
         samples: Int = 20
@@ -29,6 +30,7 @@ import Testing
             cpus: 2,
             breakdown: breakdown,
             threadsThatRan: threadsThatRan,
+            threadsThatWantedCPU: threadsThatWantedCPU,
             allowedCPUs: allowedCPUs,
             otherCPU: otherCPU,
             steal: 0,
@@ -48,6 +50,17 @@ import Testing
         let pinned = decide(wall: 1.8, cpu: 0.9, runQueue: 0.9, allowedCPUs: 1, otherCPU: 0.9)
         #expect(pinned.code == .starvedByOthers)
         #expect(pinned.text.hasPrefix("starved of CPU: another process took half the CPU"))
+        let overshoot = decide(
+            wall: 1.8,
+            cpu: 0.9,
+            runQueue: 0.9,
+            peakRunnable: 1.6,
+            threadsThatRan: 1,
+            threadsThatWantedCPU: 1,
+            allowedCPUs: 1,
+            otherCPU: 0.9
+        )
+        #expect(overshoot.code == .starvedByOthers, "one thread on one CPU is never crowded by its own threads")
         #expect(decide(cpu: 0.08, waits: [.disk: 0.8]).code == .diskBound)
         let lock = decide(cpu: 1, waits: [.lock: 0.9, .join: 1], threadsThatRan: 2)
         #expect(lock.code == .serializedOnLock)
