@@ -1,4 +1,5 @@
 import Foundation
+import Spindle
 @testable import SpindleCLI
 import Testing
 
@@ -34,7 +35,7 @@ import FoundationXML
         let awkward = "a<&>b \"q\" 'x' \u{1}"
         var chart = try TimelineChart(
             title: awkward,
-            sampleTimes: [1, 2],
+            intervals: [(0, 1), (1, 2)],
             panels: [
                 TimelinePanel(yLabel: awkward, lines: [ChartSeries(name: awkward, color: .diskRead, values: [1, 2])])
             ]
@@ -63,6 +64,15 @@ import FoundationXML
         #expect(SVGCanvas.number(.nan) == "0" && SVGCanvas.number(.infinity) == "0")
         #expect(SVGCanvas.decimal(2, digits: 1) == "2.0")
         #expect(SVGCanvas.decimal(0.05, digits: 2) == "0.05")
+    }
+
+    // MARK: Colours
+
+    @Test func everyWaitKindHasItsOwnColour() {
+        let colors = WaitKind.allCases.map(ChartColor.waitClass)
+        #expect(Set(colors).count == colors.count, "\(colors.map(\.value))")
+        #expect(!colors.contains(.onCPU) && !colors.contains(.runQueue), "the run states keep their own colours")
+        #expect(ChartColor.waitClass(.disk) == .diskIO)
     }
 
     // MARK: Axes
@@ -104,9 +114,9 @@ import FoundationXML
         let axis = ChartAxis(log2Through: [1, 16])
         #expect(abs(axis.fraction(of: 4) - 0.5) < 1e-12, "4 is halfway from 1 to 16 on a log2 axis")
         #expect(axis.fraction(of: 1) > 0 && axis.fraction(of: 16) < 1, "end points clear the frame")
-        #expect(ChartAxis.log2(8) == 3)
-        #expect(abs(ChartAxis.log2(3) - 1.584_962_500_721_156) < 1e-12)
-        #expect(abs(ChartAxis.exp2(ChartAxis.log2(5.5)) - 5.5) < 1e-12)
+        #expect(log2(8.0) == 3)
+        #expect(abs(log2(3.0) - 1.584_962_500_721_156) < 1e-12)
+        #expect(abs(exp2(log2(5.5)) - 5.5) < 1e-12)
     }
 
     // MARK: Geometry
@@ -181,12 +191,13 @@ import FoundationXML
             x: ChartAxis(linearThrough: [1]),
             y: ChartAxis(linearThrough: [1])
         )
-        #expect(legend.bestCorner(in: area, avoiding: []) == .topRight, "top right when nothing is in the way")
+        let placement = legend.layout(in: area)
+        #expect(placement.bestCorner(avoiding: []) == .topRight, "top right when nothing is in the way")
         let rightHalf = PixelBox(x0: 200, y0: 0, x1: 400, y1: 300)
-        #expect(legend.bestCorner(in: area, avoiding: [rightHalf]) == .topLeft)
+        #expect(placement.bestCorner(avoiding: [rightHalf]) == .topLeft)
         let tall = PixelBox(x0: 0, y0: 100, x1: 400, y1: 300)
         let line = PixelBox(x0: 0, y0: 20, x1: 200, y1: 20)
-        #expect(legend.bestCorner(in: area, avoiding: [tall, line]) == .topRight)
+        #expect(placement.bestCorner(avoiding: [tall, line]) == .topRight)
 
         // A short panel with many lines: the entries wrap into columns and the box stays inside the plot.
         for index in 0..<10 { legend.add("line \(index)", .line(.palette(index))) }
@@ -194,7 +205,7 @@ import FoundationXML
         short.height = 100
         let layout = legend.layout(in: short)
         #expect(layout.rows == 4 && layout.height <= short.height)
-        let box = legend.box(in: short, corner: .topRight)
+        let box = layout.box(at: .topRight)
         #expect(box.x0 >= short.left && box.y1 <= short.bottom)
     }
 
@@ -215,7 +226,7 @@ import FoundationXML
         #expect {
             try TimelineChart(
                 title: "t",
-                sampleTimes: [1, 2, 3],
+                intervals: [(0, 1), (1, 2), (2, 3)],
                 panels: [
                     TimelinePanel(yLabel: "MB/s", lines: [ChartSeries(name: "read", color: .diskRead, values: [1])])
                 ]
@@ -228,7 +239,7 @@ import FoundationXML
         }
         #expect(throws: ChartError.self) { try TimelineChart(title: "t", intervals: [(1, 0)], panels: []) }
         #expect(throws: ChartError.self) { try TimelineChart(title: "t", intervals: [(0, .nan)], panels: []) }
-        let noPanels = try TimelineChart(title: "t", sampleTimes: [1], panels: [])
+        let noPanels = try TimelineChart(title: "t", intervals: [(0, 1)], panels: [])
         #expect(try SVGDocument(noPanels.render()).texts.contains("no samples"))
         let noPoints = LineChart(title: "t", xLabel: "x", yLabel: "y", log2X: true, series: [])
         #expect(try SVGDocument(noPoints.render()).texts.contains("no data"))
@@ -237,7 +248,7 @@ import FoundationXML
     // MARK: Writing
 
     @Test func writingIsAtomicAndNamesThePath() throws {
-        let folder = try Self.temporaryFolder()
+        let folder = try temporaryFolder("spindle-chart")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let missing = folder + "/missing/chart.svg"
         #expect {
@@ -261,11 +272,10 @@ import FoundationXML
 
     // MARK: Rendering
 
-    // Needs librsvg's command-line tool (apt package librsvg2-bin); skipped where it is not installed.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert")))
-    func chartsRenderToPNG() throws {
+    @Test(.enabled(if: canRenderSVG, "needs rsvg-convert (librsvg2-bin)"))
+    func chartsRenderToPNG() async throws {
         let preview = ProcessInfo.processInfo.environment["SPINDLE_CHART_PREVIEW"]
-        let folder = try preview ?? Self.temporaryFolder()
+        let folder = try preview ?? temporaryFolder("spindle-chart")
         defer { if preview == nil { try? FileManager.default.removeItem(atPath: folder) } }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let charts = [
@@ -277,15 +287,7 @@ import FoundationXML
         ]
         for (name, svg) in charts {
             try writeAtomically(svg, to: "\(folder)/\(name).svg")
-            let converter = Process()
-            converter.executableURL = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
-            converter.arguments = ["-o", "\(folder)/\(name).png", "\(folder)/\(name).svg"]
-            try converter.run()
-            converter.waitUntilExit()
-            #expect(converter.terminationStatus == 0, "rsvg-convert \(name).svg")
-            let png = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).png"))
-            #expect(png.count > 1024, "\(name).png is \(png.count) bytes")
-            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), "\(name).png is a PNG")
+            try await expectRenders("\(folder)/\(name).svg", to: "\(folder)/\(name).png")
         }
     }
 }
@@ -296,14 +298,14 @@ extension ChartTests {
     /// A timeline shaped like the mock-up: 1 thread busy, then 2, then 4 on 2 CPUs, a disk read, a sleep and a
     /// lock phase, sampled every 20 ms, with disk and memory panels below.
     static func mockUpTimeline() throws -> TimelineChart {
-        let times = (1...195).map { Double($0) * 0.02 }
+        let intervals = (1...195).map { (start: Double($0 - 1) * 0.02, end: Double($0) * 0.02) }
         var noise = 0.5  // a fixed, logistic-map wobble, so the samples look measured but the test is deterministic
         func wobble(_ size: Double) -> Double {
             noise = 3.9 * noise * (1 - noise)
             return (noise - 0.5) * size
         }
         var state = [String: [Double]]()
-        for time in times {
+        for time in intervals.map(\.end) {
             let sample: [String: Double]
             switch time {
             case ..<0.48: sample = ["cpu": 1, "all": 2]
@@ -324,7 +326,7 @@ extension ChartTests {
         }
         return try TimelineChart(
             title: "spindle time: ./composite.sh  (20 ms samples)",
-            sampleTimes: times,
+            intervals: intervals,
             panels: [
                 TimelinePanel(
                     yLabel: "threads (average)",
@@ -332,8 +334,8 @@ extension ChartTests {
                         ChartSeries(name: "on CPU", color: .onCPU, values: state["cpu"]!),
                         ChartSeries(name: "waiting for CPU", color: .runQueue, values: state["queue"]!),
                         ChartSeries(name: "blocked on disk", color: .diskIO, values: state["disk"]!),
-                        ChartSeries(name: "lock", color: .waitClass("lock"), values: state["lock"]!),
-                        ChartSeries(name: "sleep", color: .waitClass("sleep"), values: state["sleep"]!),
+                        ChartSeries(name: "lock", color: .waitClass(.lock), values: state["lock"]!),
+                        ChartSeries(name: "sleep", color: .waitClass(.sleep), values: state["sleep"]!),
                     ],
                     lines: [ChartSeries(name: "all threads", color: .allThreads, values: state["all"]!, lineWidth: 1)],
                     referenceLines: [ChartReferenceLine(value: 2, label: "2 CPUs")],
@@ -372,8 +374,8 @@ extension ChartTests {
                 series("processes · cpu", .palette(0), .square, [1.7, 0.9, 0.91, 0.92, 0.95]),
                 sleep,
                 series("processes · sleep", .palette(1), .square, [0.66, 0.34, 0.18, 0.1, 0.07]),
-                .ideal(for: cpu, name: "ideal (linear) · cpu", speedup: false),
-                .ideal(for: sleep, name: "ideal (linear) · sleep", speedup: false),
+                .ideal(for: cpu, name: "ideal (linear) · cpu"),
+                .ideal(for: sleep, name: "ideal (linear) · sleep"),
             ]
         )
     }
@@ -420,18 +422,13 @@ extension ChartTests {
                     name: "with NaN",
                     color: .palette(4),
                     points: [(1, 1), (2, .nan), (4, 3.8), (6, 5.1)],
-                    marker: .triangle
+                    marker: .square
                 ),
-                .init(name: "diamonds", color: .palette(5), points: [(1, 0.5), (6, 0.6)], marker: .diamond),
+                .init(name: "no markers", color: .palette(5), points: [(1, 0.5), (6, 0.6)], marker: ChartMarker.none),
             ]
         )
     }
 
-    static func temporaryFolder() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("spindle-chart-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: path, withIntermediateDirectories: false)
-        return path.path
-    }
 }
 
 /// The elements and text of an SVG document, read with Foundation's XML parser (which rejects malformed XML).

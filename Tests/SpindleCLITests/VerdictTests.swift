@@ -7,7 +7,7 @@ import Testing
     {
         ComparisonRow(
             workload: workload,
-            backend: "threads",
+            backend: .threads,
             workers: workers,
             tasks: 32,
             usage: ResourceUsage(

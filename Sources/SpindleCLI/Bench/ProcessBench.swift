@@ -126,7 +126,7 @@ struct ProcessBench {
     }
 
     /// One row per part that ran, then Python's figures beside the parts they compare with.
-    private func rows(_ f: Figures, python: Result<PythonProcessBaseline.Results, BenchError>?) -> [[String]] {
+    private func rows(_ f: Figures, python: Result<PythonProcessBaseline.Results, CLIError>?) -> [[String]] {
         let format = Verdict.format
         var lines: [[String]] = []
         if let jobs = f.perJobRate {
@@ -266,13 +266,13 @@ enum PythonProcessBaseline {
         """#
 
     /// Runs the script from a temporary file (process pools that spawn need an importable main).
-    static func run(note: (String) -> Void) -> Result<Results, BenchError> {
+    static func run(note: (String) -> Void) -> Result<Results, CLIError> {
         note("Python multiprocessing.Pool and ProcessPoolExecutor")
         let path = NSTemporaryDirectory() + "spindle-bench-\(getpid()).py"
         do {
             try script.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            return .failure(BenchError("cannot write the Python script: \(error)"))
+            return .failure(CLIError("cannot write the Python script: \(error)"))
         }
         defer { try? FileManager.default.removeItem(atPath: path) }
         return PythonBaseline.runScript(arguments: [path], decoding: Results.self)

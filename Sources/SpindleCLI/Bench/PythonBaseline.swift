@@ -2,8 +2,8 @@ import Foundation
 
 /// Python's `concurrent.futures.ThreadPoolExecutor`, measured in the same run as Spindle for the ratios.
 ///
-/// The script is run with `python3 -c`, prints one JSON object, and is skipped (with a note) when
-/// no `python3` is found.
+/// The script is run with `python3 -c` and prints one JSON object; when no `python3` is found, the
+/// run fails with a reason that the table shows instead of the figures.
 enum PythonBaseline {
     struct Results: Decodable {
         var mapItemsPerSecond: Double
@@ -59,9 +59,9 @@ enum PythonBaseline {
         print(json.dumps(out))
         """#
 
-    /// Runs the script; `nil` (with a reason) when Python is missing or fails.
+    /// Runs the script; a failure (with its reason) when Python is missing or fails.
     static func run(mapItems: Int, submits: Int, cpuJobs: Int, cpuSeconds: Double, workers: Int) -> Result<
-        Results, BenchError
+        Results, CLIError
     > {
         runScript(
             arguments: ["-c", script, "\(mapItems)", "\(submits)", "\(cpuJobs)", "\(cpuSeconds)", "\(workers)"],
@@ -70,7 +70,7 @@ enum PythonBaseline {
     }
 
     /// Runs `python3` with `arguments` and decodes the one JSON object it prints.
-    static func runScript<T: Decodable>(arguments: [String], decoding: T.Type) -> Result<T, BenchError> {
+    static func runScript<T: Decodable>(arguments: [String], decoding: T.Type) -> Result<T, CLIError> {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3"] + arguments
@@ -80,23 +80,19 @@ enum PythonBaseline {
         do {
             try process.run()
         } catch {
-            return .failure(BenchError("python3 could not be started: \(error)"))
+            return .failure(CLIError("python3 could not be started: \(error)"))
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            return .failure(BenchError("python3 exited with status \(process.terminationStatus)"))
+            // env exits 127 when it finds no such program.
+            if process.terminationStatus == 127 { return .failure(CLIError("python3 is not on the PATH")) }
+            return .failure(CLIError("python3 exited with status \(process.terminationStatus)"))
         }
         do {
             return .success(try JSONDecoder().decode(T.self, from: data))
         } catch {
-            return .failure(BenchError("python3 printed no results: \(error)"))
+            return .failure(CLIError("python3 printed no results: \(error)"))
         }
     }
-}
-
-/// An error of `spindle bench`, printed as its message.
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

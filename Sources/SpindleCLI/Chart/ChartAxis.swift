@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One axis of a chart: its scale, its domain, and "nice" ticks with their labels.
 ///
 /// Linear ticks step by 1, 2 or 5 times a power of ten; log2 ticks sit on the data's own values (worker
@@ -65,9 +73,9 @@ struct ChartAxis: Sendable {
         self.scale = .log2
         self.stepExponent = -2
         // Pad by a twentieth of the span (or one octave around a single value) so end markers clear the frame.
-        let span = Self.log2(high) - Self.log2(low)
+        let span = log2(high) - log2(low)
         let pad = span > 0 ? span / 20 : 1
-        let (lower, upper) = (low / Self.exp2(pad), high * Self.exp2(pad))
+        let (lower, upper) = (low / exp2(pad), high * exp2(pad))
         self.lower = lower
         self.upper = upper
         self.ticks =
@@ -82,19 +90,20 @@ struct ChartAxis: Sendable {
             return upper > lower ? (value - lower) / (upper - lower) : 0
         case .log2:
             guard value > 0 else { return 0 }
-            let span = Self.log2(upper) - Self.log2(lower)
-            return span > 0 ? (Self.log2(value) - Self.log2(lower)) / span : 0
+            let span = log2(upper) - log2(lower)
+            return span > 0 ? (log2(value) - log2(lower)) / span : 0
         }
     }
 
     /// The label of the tick at `value`: as many decimals as the tick step needs; M, G, T or P above 10⁶.
     func label(for value: Double) -> String {
         if scale == .log2 { return SVGCanvas.number(value) }
-        if value == 0 { return "0" + (stepExponent < 0 ? "." + String(repeating: "0", count: -stepExponent) : "") }
         let magnitude = max(abs(lower), abs(upper))
-        for (exponent, suffix) in [(15, "P"), (12, "T"), (9, "G"), (6, "M")] where magnitude >= Self.power10(exponent) {
+        // Zero takes no suffix: "0", "0.5M", "1.0M", not "0.0M".
+        for (exponent, suffix) in [(15, "P"), (12, "T"), (9, "G"), (6, "M")]
+        where value != 0 && magnitude >= pow(10, Double(exponent)) {
             let digits = max(0, exponent - stepExponent)
-            return SVGCanvas.decimal(value / Self.power10(exponent), digits: digits) + suffix
+            return SVGCanvas.decimal(value / pow(10, Double(exponent)), digits: digits) + suffix
         }
         return SVGCanvas.decimal(value, digits: max(0, -stepExponent))
     }
@@ -121,22 +130,23 @@ extension ChartAxis {
         if high - low <= max(abs(low), abs(high)) * 1e-12 {
             (low, high) = high == 0 ? (0, 1) : (min(0, low), max(0, high))
         }
-        // The decade of the smallest acceptable step, found by multiplying (the standard library has no log10).
+        // The decade of the smallest acceptable step, corrected where log10 rounds across a power of ten.
         let minimumStep = (high - low) / Double(maxTicks - 1)
-        var exponent = 0
-        while power10(exponent) > minimumStep { exponent -= 1 }
-        while power10(exponent + 1) <= minimumStep { exponent += 1 }
+        var exponent = Int(log10(minimumStep).rounded(.down))
+        if pow(10, Double(exponent)) > minimumStep { exponent -= 1 }
+        if pow(10, Double(exponent + 1)) <= minimumStep { exponent += 1 }
         var candidates = [(1, exponent), (2, exponent), (5, exponent), (1, exponent + 1), (2, exponent + 1)]
         candidates.append((5, exponent + 1))
         for (multiple, exponent) in candidates {
-            let step = Double(multiple) * power10(exponent)
+            let step = Double(multiple) * pow(10, Double(exponent))
             let first = (low / step + 1e-9).rounded(.down)
             let last = (high / step - 1e-9).rounded(.up)
             guard last - first + 1 <= Double(maxTicks) else { continue }
             // Each tick is multiple × index scaled by an exact power of ten, so 0.3 prints as 0.3.
             let ticks = stride(from: first, through: last, by: 1).map { index in
                 exponent >= 0
-                    ? index * Double(multiple) * power10(exponent) : index * Double(multiple) / power10(-exponent)
+                    ? index * Double(multiple) * pow(10, Double(exponent))
+                    : index * Double(multiple) / pow(10, Double(-exponent))
             }
             return (ticks, exponent)
         }
@@ -156,45 +166,6 @@ extension ChartAxis {
             ticks.append(tick)
         }
         return ticks.count > 10 ? ticks.enumerated().filter { $0.offset.isMultiple(of: 2) }.map(\.element) : ticks
-    }
-
-    /// The base-2 logarithm of a positive, finite `value`, in pure Swift.
-    ///
-    /// The exponent comes from the floating-point representation; the significand's logarithm from
-    /// ln(s) = 2·atanh((s − 1)/(s + 1)), whose series converges fast because the argument is at most 1/3.
-    static func log2(_ value: Double) -> Double {
-        guard value > 0, value.isFinite else { return value == 0 ? -.infinity : .nan }
-        let significand = value.significand  // 1 ≤ s < 2
-        let z = (significand - 1) / (significand + 1)
-        let zz = z * z
-        var term = z
-        var sum = 0.0
-        for k in stride(from: 1.0, through: 39, by: 2) {
-            sum += term / k
-            term *= zz
-        }
-        return Double(value.exponent) + 2 * sum / 0.693_147_180_559_945_3
-    }
-
-    /// 2 raised to a real `exponent`, the inverse of `log2(_:)` (only needed for small paddings).
-    static func exp2(_ exponent: Double) -> Double {
-        guard exponent.isFinite else { return exponent > 0 ? .infinity : 0 }
-        let whole = min(max(exponent, -1100), 1100).rounded(.down)
-        // e^x by its Taylor series on x = fraction · ln 2 < 0.7.
-        let x = (min(max(exponent, -1100), 1100) - whole) * 0.693_147_180_559_945_3
-        var term = 1.0
-        var sum = 1.0
-        for k in 1...20 {
-            term *= x / Double(k)
-            sum += term
-        }
-        return Double(sign: .plus, exponent: Int(whole), significand: 1) * sum
-    }
-
-    static func power10(_ exponent: Int) -> Double {
-        var result = 1.0
-        for _ in 0..<abs(exponent) { result *= 10 }
-        return exponent >= 0 ? result : 1 / result
     }
 
     /// Whether a data value can be placed on an axis: finite, not absurdly large, and not lost in underflow.

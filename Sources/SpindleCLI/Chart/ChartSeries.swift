@@ -18,16 +18,8 @@ struct ChartSeries: Sendable {
     /// One value per interval. A stacked layer treats NaN and negative values as zero; a line leaves a gap at NaN.
     var values: [Double]
     /// The stroke width when drawn as a line (stacked layers have no outline).
-    var lineWidth: Double
-    var dash: SVGCanvas.Dash
-
-    init(name: String, color: ChartColor, values: [Double], lineWidth: Double = 1.5, dash: SVGCanvas.Dash = .solid) {
-        self.name = name
-        self.color = color
-        self.values = values
-        self.lineWidth = lineWidth
-        self.dash = dash
-    }
+    var lineWidth = 1.5
+    var dash = SVGCanvas.Dash.solid
 }
 
 /// A horizontal dotted line across a panel, labelled at its left end, such as the number of usable CPUs.
@@ -51,24 +43,10 @@ struct TimelinePanel: Sendable {
     /// The y-axis title, with the unit: "MB/s", "RSS MiB".
     var yLabel: String
     /// Layers stacked from zero upwards in order; the legend lists them in the same order.
-    var stacked: [ChartSeries]
+    var stacked: [ChartSeries] = []
     /// Step lines drawn over the layers.
-    var lines: [ChartSeries]
-    var referenceLines: [ChartReferenceLine]
+    var lines: [ChartSeries] = []
+    var referenceLines: [ChartReferenceLine] = []
     /// This panel's share of the chart's height, relative to the other panels' (all 1 by default).
-    var relativeHeight: Double
-
-    init(
-        yLabel: String,
-        stacked: [ChartSeries] = [],
-        lines: [ChartSeries] = [],
-        referenceLines: [ChartReferenceLine] = [],
-        relativeHeight: Double = 1
-    ) {
-        self.yLabel = yLabel
-        self.stacked = stacked
-        self.lines = lines
-        self.referenceLines = referenceLines
-        self.relativeHeight = relativeHeight
-    }
+    var relativeHeight = 1.0
 }

@@ -1,16 +1,17 @@
+import Spindle
+
 /// A colour for chart marks: any SVG colour value, usually `#rrggbb`.
 ///
 /// The constants name what they show, so every chart draws a thread state in the same colour:
 ///
 /// ```swift
 /// ChartSeries(name: "on CPU", color: .onCPU, values: onCPU)
-/// ChartSeries(name: "lock", color: .waitClass("lock"), values: lockWaits)
+/// ChartSeries(name: "lock", color: .waitClass(.lock), values: lockWaits)
 /// ChartSeries(name: "threads · cpu", color: .palette(0), values: walls)
 /// ```
 struct ChartColor: Hashable, Sendable, ExpressibleByStringLiteral {
     var value: String
 
-    init(_ value: String) { self.value = value }
     init(stringLiteral value: String) { self.value = value }
 }
 
@@ -27,6 +28,8 @@ extension ChartColor {
     static let diskIO: ChartColor = "#1f77b4"
     /// Waiting on a lock (futex).
     static let lockWait: ChartColor = "#a98bb8"
+    /// Waiting for a signal: a condition variable, a semaphore, an idle worker.
+    static let conditionWait: ChartColor = "#e0a6c4"
     /// Waiting on a socket.
     static let networkWait: ChartColor = "#8db5ac"
     /// Waiting on a pipe.
@@ -37,6 +40,10 @@ extension ChartColor {
     static let pollWait: ChartColor = "#b3b3b3"
     /// Waiting on a terminal.
     static let terminalWait: ChartColor = "#dcc9b0"
+    /// A parent waiting for its child processes to exit.
+    static let childrenWait: ChartColor = "#b59c8c"
+    /// A thread waiting for another thread to finish.
+    static let joinWait: ChartColor = "#9fabbd"
     /// Any other wait.
     static let otherWait: ChartColor = "#8f8f8f"
     /// The outline of all threads, whatever their state.
@@ -57,16 +64,20 @@ extension ChartColor {
     static let legendBorder: ChartColor = "#cccccc"
     static let reference: ChartColor = "#333333"
 
-    /// The colour of a wait class named by `spindle time` ("lock", "network", "pipe", "sleep", "poll", "tty", …).
-    static func waitClass(_ name: String) -> ChartColor {
-        switch name.lowercased() {
-        case "lock", "futex", "mutex": .lockWait
-        case "network", "socket", "net": .networkWait
-        case "pipe": .pipeWait
-        case "sleep": .sleepWait
-        case "poll", "epoll", "select", "idle": .pollWait
-        case "tty", "terminal": .terminalWait
-        default: .otherWait
+    /// The colour of a kind of wait, distinct for each kind.
+    static func waitClass(_ kind: WaitKind) -> ChartColor {
+        switch kind {
+        case .disk: .diskIO
+        case .lock: .lockWait
+        case .condition: .conditionWait
+        case .sleep: .sleepWait
+        case .pipe: .pipeWait
+        case .network: .networkWait
+        case .terminal: .terminalWait
+        case .poll: .pollWait
+        case .children: .childrenWait
+        case .join: .joinWait
+        case .other: .otherWait
         }
     }
 
@@ -82,35 +93,28 @@ extension ChartColor {
 
 /// The shape drawn at each point of a line chart's series.
 enum ChartMarker: Sendable {
-    case none, circle, square, triangle, diamond
+    case none, circle, square
 
     /// Draws the marker centred on (`x`, `y`), filled with `color` and outlined in white.
     func draw(on canvas: inout SVGCanvas, x: Double, y: Double, color: ChartColor) {
         let r = 4.0
-        var path = SVGPath()
         switch self {
         case .none:
-            return
+            break
         case .circle:
             canvas.circle(cx: x, cy: y, radius: r, fill: color, stroke: .white)
-            return
         case .square:
-            path.move(to: x - r * 0.9, y - r * 0.9)
-            path.horizontal(to: x + r * 0.9)
-            path.vertical(to: y + r * 0.9)
-            path.horizontal(to: x - r * 0.9)
-        case .triangle:
-            path.move(to: x, y - r * 1.2)
-            path.line(to: x + r * 1.1, y + r * 0.8)
-            path.line(to: x - r * 1.1, y + r * 0.8)
-        case .diamond:
-            path.move(to: x, y - r * 1.25)
-            path.line(to: x + r * 1.1, y)
-            path.line(to: x, y + r * 1.25)
-            path.line(to: x - r * 1.1, y)
+            let half = r * 0.9
+            canvas.rect(
+                x: x - half,
+                y: y - half,
+                width: 2 * half,
+                height: 2 * half,
+                fill: color,
+                stroke: .white,
+                strokeWidth: 0.8
+            )
         }
-        path.close()
-        canvas.path(path, fill: color, stroke: .white, strokeWidth: 0.8)
     }
 }
 

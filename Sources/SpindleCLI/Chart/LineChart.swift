@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A chart of lines through points as an SVG document, such as wall time against worker count.
 ///
 /// `spindle compare --plot` draws one line per pool and workload, with point markers, and a dashed
@@ -15,7 +23,7 @@
 ///     xLabel: "workers",
 ///     yLabel: "wall time (s)",
 ///     log2X: true,
-///     series: [threads, .ideal(for: threads, name: "ideal (linear) · cpu", speedup: false)]
+///     series: [threads, .ideal(for: threads, name: "ideal (linear) · cpu")]
 /// )
 /// try writeAtomically(chart.render(), to: "compare.svg")
 /// ```
@@ -45,21 +53,18 @@ struct LineChart: Sendable {
             self.lineWidth = dashed ? min(lineWidth, 1.5) : lineWidth
         }
 
-        /// The line `base` would follow if it scaled perfectly from its smallest x: dashed, without markers.
-        ///
-        /// With `speedup`, y grows in proportion to x (y₀·x/x₀); otherwise y is a time that shrinks in
-        /// proportion (y₀·x₀/x). Between `base`'s x values the line gets intermediate points, so that it
-        /// curves smoothly on either x scale.
-        static func ideal(for base: Series, name: String, speedup: Bool, color: ChartColor? = nil) -> Series {
+        /// The line `base` would follow if it scaled perfectly from its smallest x: dashed, without
+        /// markers. y is a time that shrinks in proportion to x (y₀·x₀/x). Between `base`'s x values
+        /// the line gets intermediate points, so that it curves smoothly on either x scale.
+        static func ideal(for base: Series, name: String) -> Series {
             let usable = base.points.filter { $0.x.isFinite && $0.y.isFinite && $0.x > 0 }.sorted { $0.x < $1.x }
-            guard let first = usable.first else { return Series(name: name, color: color ?? base.color, points: []) }
+            guard let first = usable.first else { return Series(name: name, color: base.color, points: []) }
             var xs: [Double] = [first.x]
             for (previous, next) in zip(usable, usable.dropFirst()) where next.x > previous.x {
-                let ratio = next.x / previous.x
-                for step in 1...8 { xs.append(previous.x * ChartAxis.exp2(ChartAxis.log2(ratio) * Double(step) / 8)) }
+                for step in 1...8 { xs.append(previous.x * pow(next.x / previous.x, Double(step) / 8)) }
             }
-            let points = xs.map { x in (x: x, y: speedup ? first.y * x / first.x : first.y * first.x / x) }
-            return Series(name: name, color: color ?? base.color, points: points, dashed: true)
+            let points = xs.map { x in (x: x, y: first.y * first.x / x) }
+            return Series(name: name, color: base.color, points: points, dashed: true)
         }
     }
 
@@ -67,18 +72,10 @@ struct LineChart: Sendable {
     var xLabel: String
     var yLabel: String
     /// Doubles along the x axis (1, 2, 4, 8, …); points with x ≤ 0 are left out.
-    var log2X: Bool
+    var log2X = false
     var series: [Series]
     var width = 900.0
     var height = 560.0
-
-    init(title: String, xLabel: String, yLabel: String, log2X: Bool = false, series: [Series]) {
-        self.title = title
-        self.xLabel = xLabel
-        self.yLabel = yLabel
-        self.log2X = log2X
-        self.series = series
-    }
 
     /// The complete SVG document; a chart without any drawable point says "no data".
     func render() -> String {

@@ -13,11 +13,16 @@
 /// path.close()
 /// ```
 struct SVGPath {
+    /// The direction of an axis-parallel step, as its path command letter.
+    private enum Axis: String {
+        case horizontal = "H"
+        case vertical = "V"
+    }
+
     private enum Command {
         case move(Double, Double)
         case line(Double, Double)
-        case horizontal(from: Double, to: Double)
-        case vertical(from: Double, to: Double)
+        case step(Axis, from: Double, to: Double)
         case close
     }
 
@@ -64,29 +69,24 @@ struct SVGPath {
     }
 
     /// A horizontal line to `x`, merged with the previous one when it continues in the same direction.
-    mutating func horizontal(to x: Double) {
-        let x = Self.round(x)
-        guard x != self.x else { return }
-        if case .horizontal(let from, let to) = pending, (to - from).sign == (x - to).sign {
-            pending = .horizontal(from: from, to: x)
-        } else {
-            flush()
-            pending = .horizontal(from: self.x, to: x)
-        }
-        self.x = x
-    }
+    mutating func horizontal(to x: Double) { step(.horizontal, to: x) }
 
     /// A vertical line to `y`, merged with the previous one when it continues in the same direction.
-    mutating func vertical(to y: Double) {
-        let y = Self.round(y)
-        guard y != self.y else { return }
-        if case .vertical(let from, let to) = pending, (to - from).sign == (y - to).sign {
-            pending = .vertical(from: from, to: y)
+    mutating func vertical(to y: Double) { step(.vertical, to: y) }
+
+    /// A line along `axis` to the coordinate `target`, merged with a pending step along the same axis
+    /// that goes in the same direction.
+    private mutating func step(_ axis: Axis, to target: Double) {
+        let target = Self.round(target)
+        let current = axis == .horizontal ? x : y
+        guard target != current else { return }
+        if case .step(axis, let from, let to) = pending, (to - from).sign == (target - to).sign {
+            pending = .step(axis, from: from, to: target)
         } else {
             flush()
-            pending = .vertical(from: self.y, to: y)
+            pending = .step(axis, from: current, to: target)
         }
-        self.y = y
+        if axis == .horizontal { x = target } else { y = target }
     }
 
     /// Closes the current subpath back to its start.
@@ -103,8 +103,7 @@ struct SVGPath {
         switch command {
         case .move(let x, let y): written += "M\(n(x)) \(n(y))"
         case .line(let x, let y): written += "L\(n(x)) \(n(y))"
-        case .horizontal(_, let to): written += "H\(n(to))"
-        case .vertical(_, let to): written += "V\(n(to))"
+        case .step(let axis, _, let to): written += axis.rawValue + n(to)
         case .close: written += "Z"
         }
     }

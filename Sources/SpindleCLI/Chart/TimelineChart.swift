@@ -7,7 +7,7 @@
 /// ```swift
 /// let chart = try TimelineChart(
 ///     title: "spindle time: make -j4",
-///     sampleTimes: [0.05, 0.10, 0.15],     // intervals 0…0.05, 0.05…0.10, 0.10…0.15
+///     intervals: [(0, 0.05), (0.05, 0.10), (0.10, 0.15)],
 ///     panels: [
 ///         TimelinePanel(
 ///             yLabel: "threads (average over sample)",
@@ -58,13 +58,6 @@ struct TimelineChart: Sendable {
         self.title = title
         self.intervals = intervals
         self.panels = panels
-    }
-
-    /// A timeline whose intervals run from `start` to the first sample time, then from each time to the next.
-    init(title: String, sampleTimes: [Double], startingAt start: Double = 0, panels: [TimelinePanel]) throws(ChartError)
-    {
-        let starts = [start] + sampleTimes.dropLast()
-        try self.init(title: title, intervals: zip(starts, sampleTimes).map { ($0, $1) }, panels: panels)
     }
 
     /// The complete SVG document; a chart without samples or panels says "no samples".

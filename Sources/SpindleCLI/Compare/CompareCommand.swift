@@ -129,7 +129,7 @@ struct CompareCommand: AsyncParsableCommand {
                     rows.append(
                         ComparisonRow(
                             workload: workload,
-                            backend: backend.rawValue,
+                            backend: backend,
                             workers: count,
                             tasks: tasks,
                             usage: usage,
@@ -148,7 +148,7 @@ struct CompareCommand: AsyncParsableCommand {
         distinctWorkloads.flatMap { workload in
             let runs = rows.filter { $0.workload == workload }
             var sentences = distinctBackends.map { backend in
-                let own = runs.filter { $0.backend == backend.rawValue }
+                let own = runs.filter { $0.backend == backend }
                 let sentence = Verdict.conclude(own, cpus: cpus)
                 return distinctBackends.count > 1 ? "[\(backend.rawValue)] " + sentence : sentence
             }
@@ -202,7 +202,8 @@ struct CompareCommand: AsyncParsableCommand {
         )
         for row in rows {
             table.add([
-                row.workload.rawValue, row.backend, String(row.workers), Verdict.format(row.usage.wall.seconds),
+                row.workload.rawValue, row.backend.rawValue, String(row.workers),
+                Verdict.format(row.usage.wall.seconds),
                 Verdict.format(row.usage.user.seconds), Verdict.format(row.usage.system.seconds),
                 Verdict.format(row.usage.cpuPerWall), "×" + Verdict.format(row.speedup),
             ])
@@ -239,7 +240,7 @@ struct CompareCommand: AsyncParsableCommand {
         let runs = rows.map { row in
             Run(
                 workload: row.workload.rawValue,
-                backend: row.backend,
+                backend: row.backend.rawValue,
                 workers: row.workers,
                 tasks: row.tasks,
                 wallSeconds: row.usage.wall.seconds,

@@ -12,20 +12,20 @@ struct ComparePlot {
             let color = ChartColor.palette(index)
             var ideal: LineChart.Series?
             let backends = rows.filter { $0.workload == workload }
-                .reduce(into: [String]()) { if !$0.contains($1.backend) { $0.append($1.backend) } }
+                .reduce(into: [Backend]()) { if !$0.contains($1.backend) { $0.append($1.backend) } }
             for backend in backends {
                 let points = rows.filter { $0.workload == workload && $0.backend == backend }
                     .sorted { $0.workers < $1.workers }
                     .map { (x: Double($0.workers), y: $0.usage.wall.seconds) }
                 let line = LineChart.Series(
-                    name: "\(backend) · \(workload.rawValue)",
+                    name: "\(backend.rawValue) · \(workload.rawValue)",
                     color: color,
                     points: points,
-                    marker: backend == Backend.processes.rawValue ? .square : .circle
+                    marker: backend == .processes ? .square : .circle
                 )
                 series.append(line)
                 if ideal == nil {
-                    ideal = .ideal(for: line, name: "ideal · \(workload.rawValue)", speedup: false)
+                    ideal = .ideal(for: line, name: "ideal · \(workload.rawValue)")
                 }
             }
             if let ideal { series.append(ideal) }

@@ -3,7 +3,7 @@ import Spindle
 /// One measured run of `spindle compare`: a workload on a number of workers.
 struct ComparisonRow: Codable, Sendable, Hashable {
     var workload: Workload
-    var backend: String
+    var backend: Backend
     var workers: Int
     var tasks: Int
     var usage: ResourceUsage
@@ -63,8 +63,8 @@ enum Verdict {
     /// interpreter lock), so processes are not needed for speed; they cost start-up and copying, and
     /// buy isolation (a crash, a leak or a runaway job stays in its worker, which can be killed).
     static func threadsAgainstProcesses(_ rows: [ComparisonRow]) -> String? {
-        let threads = rows.filter { $0.backend == Backend.threads.rawValue }
-        let processes = rows.filter { $0.backend == Backend.processes.rawValue }
+        let threads = rows.filter { $0.backend == .threads }
+        let processes = rows.filter { $0.backend == .processes }
         let pairs = threads.compactMap { thread in
             processes.first { $0.workers == thread.workers }.map { (thread, $0) }
         }

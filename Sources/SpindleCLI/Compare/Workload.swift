@@ -83,14 +83,14 @@ struct SleepJob: Job {
 struct ReadFileJob: Job {
     func run(_ path: String) async throws -> UInt64 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CompareError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CLIError("cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var checksum: UInt64 = 0
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw CompareError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard n >= 0 else { throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))") }
             if n == 0 { break }
             // One word per page is enough to make every page count without becoming CPU-bound.
             buffer.withUnsafeBytes { bytes in
@@ -110,7 +110,7 @@ final class ReadFixture {
     init(count: Int, size: Int, parent: String) throws {
         var template = Array("\(parent)/spindle-compare-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw CompareError("cannot create a folder under \(parent): \(String(cString: strerror(errno)))")
+            throw CLIError("cannot create a folder under \(parent): \(String(cString: strerror(errno)))")
         }
         directory = String(cString: made)
         var block = [UInt8](repeating: 0, count: 1 << 20)
@@ -120,7 +120,7 @@ final class ReadFixture {
             for index in 0..<count {
                 let path = "\(directory)/file-\(index)"
                 let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw CompareError("cannot create \(path): \(String(cString: strerror(errno)))") }
+                guard fd >= 0 else { throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))") }
                 defer { close(fd) }
                 var left = size
                 while left > 0 {
@@ -130,7 +130,7 @@ final class ReadFixture {
                     }
                     let chunk = min(left, block.count)
                     let written = block.withUnsafeBytes { write(fd, $0.baseAddress, chunk) }
-                    guard written == chunk else { throw CompareError("cannot write \(path)") }
+                    guard written == chunk else { throw CLIError("cannot write \(path)") }
                     left -= chunk
                 }
                 fsync(fd)
@@ -158,10 +158,4 @@ final class ReadFixture {
         for path in paths { unlink(path) }
         rmdir(directory)
     }
-}
-
-/// An error of `spindle compare` itself, printed as its message.
-struct CompareError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -19,7 +19,7 @@ struct TimePlot {
             ChartSeries(name: "blocked on disk", color: .diskIO, values: samples.map { $0.waits[.disk] ?? 0 }),
         ]
         stacked += waits.map { kind in
-            ChartSeries(name: kind.label, color: .waitClass(kind.rawValue), values: samples.map { $0.waits[kind] ?? 0 })
+            ChartSeries(name: kind.label, color: .waitClass(kind), values: samples.map { $0.waits[kind] ?? 0 })
         }
         let cpus = profile.cpusUsable
         let threads = TimelinePanel(
