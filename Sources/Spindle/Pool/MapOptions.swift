@@ -22,7 +22,9 @@ public struct MapOptions: Sendable, Hashable {
     public var order: Order
     /// How inputs are grouped into tasks; `.automatic` by default.
     public var chunking: Chunking
-    /// How many chunks may be submitted but not yet consumed; `nil` means twice the workers, at least 4.
+    /// How many chunks may be submitted but not yet consumed; `nil` means the pool's default: twice
+    /// the workers (at least 4) on a ``ThreadPool``, 16 per worker on a ``ProcessPool``, whose
+    /// chunks cross a socket and must be queued in the worker before it asks.
     ///
     /// This bounds both memory (inputs read ahead) and the work wasted when iteration stops early.
     public var runAhead: Int?

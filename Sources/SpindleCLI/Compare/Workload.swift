@@ -9,14 +9,6 @@ enum Workload: String, CaseIterable, Codable, Sendable {
     case sleep
     /// Reading real files whose pages were dropped from the page cache, so that the disk is read.
     case read
-
-    var summary: String {
-        switch self {
-        case .cpu: "CPU-bound: computes"
-        case .sleep: "I/O-bound: blocking sleeps"
-        case .read: "I/O-bound: reads files from disk"
-        }
-    }
 }
 
 /// A pool `spindle compare` measures.

@@ -46,7 +46,8 @@ struct ProcessPoolFaultTests {
         let start = ContinuousClock.now
         await expectSpindleError(.timedOut) { try await pool.submit(Busy(), 60_000, timeout: .milliseconds(200)).value }
         let elapsed = ContinuousClock.now - start
-        // How soon it fails is measured by `spindle demo`; here the bound only guards against a hang.
+        // How soon past its timeout it fails (the issue promises ≤ 100 ms) is a speed, measured by
+        // `spindle bench --only process-timeout`; here the bound only guards against a hang.
         #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(60), "timed out after \(elapsed)")
         let after = try await pool.submit(WorkerPID(), 0).value
         #expect(after != before, "the late job's worker was killed and replaced")

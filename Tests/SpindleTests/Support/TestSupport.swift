@@ -139,3 +139,34 @@ func siblingExecutable(_ name: String) -> String {
     let me = currentExecutablePath()
     return me[..<(me.lastIndex(of: "/") ?? me.startIndex)] + "/" + name
 }
+
+/// This process's open descriptors, each as "number → what it is" (the readlink of /proc/self/fd/N).
+///
+/// Timer descriptors are left out: libdispatch opens one lazily, at a moment of its choosing, and
+/// Spindle never opens any, so they can only be the runtime's.
+func openDescriptors() -> Set<String> {
+    let me = getpid()
+    var descriptors: Set<String> = []
+    for fd in ProcReader.numericEntries("/proc/self/fd") {
+        // The listing's own descriptor is gone by now, so its link no longer reads.
+        guard let what = ProcReader.descriptorTarget(pid: me, fd: Int(fd)) else { continue }
+        if what != "anon_inode:[timerfd]" { descriptors.insert("\(fd) → \(what)") }
+    }
+    return descriptors
+}
+
+/// The pids of this process's children, zombies included.
+func childProcesses() -> [Int32] {
+    let me = getpid()
+    var reader = ProcReader()
+    return ProcReader.numericEntries("/proc").filter { pid in
+        reader.read("/proc/\(pid)/stat").flatMap(TaskStat.init)?.parent == me
+    }
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+func isAlive(_ pid: Int32) -> Bool {
+    var reader = ProcReader()
+    guard let stat = reader.read("/proc/\(pid)/stat").flatMap(TaskStat.init) else { return false }
+    return stat.state != UInt8(ascii: "Z")
+}
