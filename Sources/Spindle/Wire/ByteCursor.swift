@@ -16,10 +16,7 @@ package struct ByteCursor {
     package mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws(WireError) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw WireError("message truncated: \(size) bytes needed, \(remaining) left") }
-        var value = T.zero
-        withUnsafeMutableBytes(of: &value) {
-            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
-        }
+        let value = bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
         offset += size
         return T(littleEndian: value)
     }

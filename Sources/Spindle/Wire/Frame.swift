@@ -17,20 +17,15 @@ package enum Frame {
     /// The largest payload a frame may carry: 1 GiB. A longer length is a corrupt header.
     package static let maximumPayload = 1 << 30
 
-    /// Appends a frame header for a payload of `length` bytes of kind `kind`.
-    package static func appendHeader(kind: MessageKind, length: Int, to bytes: inout [UInt8]) {
-        bytes.append(magic)
-        bytes.append(kind.rawValue)
-        bytes.append(0)
-        bytes.append(0)
-        bytes.appendLittleEndian(UInt32(truncatingIfNeeded: length))
-    }
-
     /// Starts a frame of kind `kind` in `bytes` and returns where its header is, for ``finish(at:in:)``
     /// once the payload has been appended.
     package static func begin(_ kind: MessageKind, in bytes: inout [UInt8]) -> Int {
         let start = bytes.count
-        appendHeader(kind: kind, length: 0, to: &bytes)
+        bytes.append(magic)
+        bytes.append(kind.rawValue)
+        bytes.append(0)
+        bytes.append(0)
+        bytes.appendLittleEndian(UInt32(0))  // The payload length, filled in by `finish`.
         return start
     }
 
@@ -58,8 +53,7 @@ package enum Frame {
             throw WireError("corrupt frame: unknown message kind \(header[1])")
         }
         guard header[2] == 0, header[3] == 0 else { throw WireError("corrupt frame: reserved bytes are not zero") }
-        var length = 0
-        for index in 0..<4 { length |= Int(header[4 + index]) << (8 * index) }
+        let length = Int(UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard length <= maximumPayload else {
             throw WireError("corrupt frame: a payload of \(length) bytes is over the limit of \(maximumPayload)")
         }
@@ -78,7 +72,8 @@ extension Array where Element == UInt8 {
     /// Overwrites the four bytes at `offset` with `value` in little-endian byte order: how a length
     /// or sequence number is filled in once known.
     package mutating func storeLittleEndian(_ value: UInt32, at offset: Int) {
-        for index in 0..<4 { self[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
+        precondition(offset >= 0 && offset <= count - 4, "storeLittleEndian past the end of the bytes")
+        withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
     }
 
     /// Appends a length-prefixed run of bytes: a 32-bit little-endian count, then the bytes.

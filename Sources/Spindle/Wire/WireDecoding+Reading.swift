@@ -121,7 +121,7 @@ extension WireDecoding {
         do throws(WireFailure) {
             return try readInteger(I.self, &position, end: end)
         } catch {
-            throw error.decodingError(at: codingPath(depth: depth, appending: key))
+            throw decodingError(error, depth: depth + 1, key: key)
         }
     }
 

@@ -17,24 +17,20 @@ final class WireDecoding {
 
     /// The start of the message.
     let base: UnsafeRawPointer
-    /// The key table, by index.
-    let keys: [String]
     // The mutable properties are `@exclusivity(unchecked)`: one decode call owns this object and never
     // overlaps two accesses to a property, and the run-time checks are a large share of small decodes.
 
+    /// The key table, by index; read by ``open(_:)`` right after the object is made.
+    @exclusivity(unchecked) private(set) var keys: [String] = []
     /// The nesting depth of the value whose `init(from:)` is running.
     @exclusivity(unchecked) var depth = 0
     /// The current path, by depth; `levels[0]` is unused, as the top-level value is at depth 1.
     @exclusivity(unchecked) var levels: [Level] = []
-    /// The last two types asked about, with their fast path if any: see ``fastDecodable(_:)``.
-    @exclusivity(unchecked) private var recentTypes: (ObjectIdentifier?, ObjectIdentifier?) = (nil, nil)
-    @exclusivity(unchecked) private var recentFastPaths:
-        ((any WireFastDecodable.Type)?, (any WireFastDecodable.Type)?) = (nil, nil)
+    /// The fast paths of the last two types asked about: see ``fastDecodable(_:)``.
+    @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastDecodable.Type>()
 
-    private init(base: UnsafeRawPointer, keys: [String]) {
+    private init(base: UnsafeRawPointer) {
         self.base = base
-        self.keys = keys
-        levels.reserveCapacity(8)
     }
 
     /// Reads a message's trailer and key table.
@@ -60,22 +56,23 @@ final class WireDecoding {
         let tableEnd = offset
         let bodyEnd = offset - Int(tableLength)
         guard bodyEnd > 0 else { throw .corrupted("the message holds no value") }
-        var keys: [String] = []
+        let decoding = WireDecoding(base: base)
         if tableLength > 0 {
-            let reader = WireDecoding(base: base, keys: [])
             var position = bodyEnd
-            let count = try reader.readCount(&position, end: tableEnd, what: "key count")
+            let count = try decoding.readCount(&position, end: tableEnd, what: "key count")
+            var keys: [String] = []
             keys.reserveCapacity(count)
             for _ in 0..<count {
-                let length = try reader.readCount(&position, end: tableEnd, what: "key length")
-                keys.append(try reader.string(at: position, count: length))
+                let length = try decoding.readCount(&position, end: tableEnd, what: "key length")
+                keys.append(try decoding.string(at: position, count: length))
                 position += length
             }
             guard position == tableEnd else {
                 throw .corrupted("\(tableEnd - position) unexpected bytes follow the key table")
             }
+            decoding.keys = keys
         }
-        return (WireDecoding(base: base, keys: keys), bodyEnd)
+        return (decoding, bodyEnd)
     }
 
     /// Decodes the value in `start..<end` as a `T`, by a fast path for standard types or else `T(from:)`.
@@ -124,7 +121,7 @@ final class WireDecoding {
                 return unsafeBitCast(try readFloat(&position, end: end), to: T.self)
             }
         } catch {
-            throw error.decodingError(at: codingPath(depth: depth - 1, appending: key))
+            throw decodingError(error, depth: depth, key: key)
         }
         if let fast = fastDecodable(T.self) {
             return try fast.wireDecode(T.self, from: self, start: start, end: end, depth: depth, key: key)
@@ -134,13 +131,7 @@ final class WireDecoding {
 
     /// `T`'s fast path, if it has one; the last two answers are remembered, as in `WireEncoding`.
     private func fastDecodable<T>(_ type: T.Type) -> (any WireFastDecodable.Type)? {
-        let id = ObjectIdentifier(T.self)
-        if recentTypes.0 == id { return recentFastPaths.0 }
-        if recentTypes.1 == id { return recentFastPaths.1 }
-        let fast = T.self as? any WireFastDecodable.Type
-        recentTypes = (id, recentTypes.0)
-        recentFastPaths = (fast, recentFastPaths.0)
-        return fast
+        recentFastPaths.answer(for: T.self) { T.self as? any WireFastDecodable.Type }
     }
 
     /// Decodes a value by its own `init(from:)`, one level deeper.
@@ -173,8 +164,26 @@ final class WireDecoding {
         return result
     }
 
+    /// `failure`, found reading the value at `depth` whose key is `key`, as a `DecodingError` at its path.
+    ///
+    /// - Parameter index: The index of the element being read, when the failure is in one of the
+    ///   value's elements rather than in the value itself.
+    func decodingError(
+        _ failure: WireFailure,
+        depth: Int,
+        key: (any CodingKey)?,
+        index: Int? = nil
+    ) -> DecodingError {
+        var path = codingPath(depth: depth - 1, appending: key)
+        if let index { path.append(WireIndexKey(index)) }
+        return failure.decodingError(at: path)
+    }
+
     /// Records the key of a nested container at depth `depth`, for the coding paths beneath it.
-    func enterNestedContainer(depth: Int, key: any CodingKey) throws(WireFailure) {
+    ///
+    /// - Parameter key: The container's key in its parent; `nil` for the top-level value and for
+    ///   delegated values, which add nothing to the path.
+    func enterNestedContainer(depth: Int, key: (any CodingKey)?) throws(WireFailure) {
         guard depth <= wireMaximumDepth else {
             throw .corrupted("containers nest deeper than \(wireMaximumDepth) levels")
         }
@@ -182,18 +191,21 @@ final class WireDecoding {
     }
 
     /// Creates levels through `depth`, for a keyed container's hint.
+    @inline(__always)
     func ensureLevels(through depth: Int) {
+        if levels.count <= depth { addLevels(through: depth) }
+    }
+
+    private func addLevels(through depth: Int) {
+        // Most messages nest a few levels; one allocation covers them.
+        if levels.isEmpty { levels.reserveCapacity(max(8, depth + 1)) }
         while levels.count <= depth { levels.append(Level()) }
     }
 
     /// Records `key` as the key at `depth`, creating levels as needed.
     @inline(__always)
     private func enterLevel(_ depth: Int, key: (any CodingKey)?) {
-        if depth < levels.count {
-            levels[depth].key = key
-        } else {
-            while levels.count < depth { levels.append(Level()) }
-            levels.append(Level(key: key))
-        }
+        ensureLevels(through: depth)
+        levels[depth].key = key
     }
 }

@@ -117,6 +117,7 @@ extension WireEncoding {
         } else if let index = keyIndices[name] {
             return index
         }
+        if keys.capacity == 0 { keys.reserveCapacity(8) }
         keys.append((name, -1))
         if keys.count > linearLimit {
             if keyIndices.isEmpty {

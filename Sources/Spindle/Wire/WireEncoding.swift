@@ -5,8 +5,10 @@
 /// its frame closes, which happens when its value's `encode(to:)` returns or when a container below
 /// it on the stack is written to again.
 final class WireEncoding {
-    /// What one value, or one nested container, being encoded has written so far.
-    struct Frame {
+    /// What one value, or one nested container, being encoded has written so far: a frame of the stack.
+    ///
+    /// Not named `Frame`: that is the transport's unit, in `Frame.swift`.
+    struct OpenValue {
         /// Identifies this frame among all frames of the message, so a stale container is detected.
         let id: Int
         /// The container the value asked for, if any.
@@ -31,7 +33,7 @@ final class WireEncoding {
     @exclusivity(unchecked) var bytes: [UInt8] = []
     /// Whether the whole message was written.
     @exclusivity(unchecked) private(set) var finished = false
-    @exclusivity(unchecked) private var frames: [Frame] = []
+    @exclusivity(unchecked) private var frames: [OpenValue] = []
     @exclusivity(unchecked) private var nextFrameID = 1
     /// The first misuse of a container, thrown at the end if no write threw it sooner.
     @exclusivity(unchecked) private var misuse: WireError?
@@ -46,15 +48,8 @@ final class WireEncoding {
     /// The index of the key written last (`-1` at first), and of the key written first.
     @exclusivity(unchecked) var previousKey = -1
     @exclusivity(unchecked) var firstKey = -1
-    /// The last two types asked about, with their fast path if any: see ``fastEncodable(_:)``.
-    @exclusivity(unchecked) private var recentTypes: (ObjectIdentifier?, ObjectIdentifier?) = (nil, nil)
-    @exclusivity(unchecked) private var recentFastPaths:
-        ((any WireFastEncodable.Type)?, (any WireFastEncodable.Type)?) = (nil, nil)
-
-    init() {
-        frames.reserveCapacity(8)
-        keys.reserveCapacity(8)
-    }
+    /// The fast paths of the last two types asked about: see ``fastEncodable(_:)``.
+    @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastEncodable.Type>()
 
     /// Writes `value` as a complete message: the value, the key table and the trailer.
     func encodeMessage<T: Encodable>(_ value: T) throws {
@@ -121,13 +116,7 @@ final class WireEncoding {
     /// The dynamic cast is a conformance lookup in the runtime's global cache (30-45 ns); arrays of
     /// structs ask about the same two types again and again, so remember the last two answers here.
     private func fastEncodable<T>(_ type: T.Type) -> (any WireFastEncodable.Type)? {
-        let id = ObjectIdentifier(T.self)
-        if recentTypes.0 == id { return recentFastPaths.0 }
-        if recentTypes.1 == id { return recentFastPaths.1 }
-        let fast = T.self as? any WireFastEncodable.Type
-        recentTypes = (id, recentTypes.0)
-        recentFastPaths = (fast, recentFastPaths.0)
-        return fast
+        recentFastPaths.answer(for: T.self) { T.self as? any WireFastEncodable.Type }
     }
 
     /// Writes a value through its own `encode(to:)`, in a frame of its own.
@@ -144,14 +133,17 @@ extension WireEncoding {
     /// Opens a frame for a value about to be written at the end of the output.
     ///
     /// - Returns: The frame's depth and id, which its encoder and containers carry.
-    func pushFrame(key: (any CodingKey)?) throws -> (depth: Int, id: Int) {
+    func pushFrame(key: (any CodingKey)?) throws(WireError) -> (depth: Int, id: Int) {
         guard frames.count < wireMaximumDepth else {
             let path = WireError.describe(codingPath(depth: frames.count) + (key.map { [$0] } ?? []))
             throw WireError("cannot encode: values nest deeper than \(wireMaximumDepth) levels at \(path)")
         }
+        // Reserved here rather than in `init`, so that a message of leaves and packed arrays allocates
+        // no stack; most messages nest a few levels, which one allocation covers.
+        if frames.capacity == 0 { frames.reserveCapacity(8) }
         let id = nextFrameID
         nextFrameID += 1
-        frames.append(Frame(id: id, kind: .none, lengthOffset: 0, count: 0, key: key))
+        frames.append(OpenValue(id: id, kind: .none, lengthOffset: 0, count: 0, key: key))
         return (frames.count - 1, id)
     }
 
@@ -203,7 +195,7 @@ extension WireEncoding {
             openContainer(kind, inFrameAt: frame.depth)
             return frame
         } catch {
-            recordMisuse((error as? WireError)?.message ?? "\(error)")
+            if misuse == nil { misuse = error }
             return (0, 0)
         }
     }

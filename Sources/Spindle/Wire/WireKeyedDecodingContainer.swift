@@ -52,7 +52,7 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     }
 
     func contains(_ key: Key) -> Bool {
-        ((try? locate(key, consume: false)) ?? nil) != nil
+        ((try? locate(key.stringValue, consume: false)) ?? nil) != nil
     }
 
     /// The field at `position`: its key index and value extent.
@@ -67,9 +67,8 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         return (Int(index), Field(fieldStart: fieldStart, start: position, end: end))
     }
 
-    /// Finds the field for `key`, and moves the hint past it (`consume`) or onto it (for `contains`).
-    private func locate(_ key: Key, consume: Bool) throws(WireFailure) -> Field? {
-        let name = key.stringValue
+    /// Finds the field named `name`, and moves the hint past it (`consume`) or onto it (for `contains`).
+    private func locate(_ name: String, consume: Bool) throws(WireFailure) -> Field? {
         let level = decoding.levels[depth]
         if level.hintOwner == fieldsStart && level.hintCursor < fieldsEnd {
             let candidate = try field(at: level.hintCursor)
@@ -91,11 +90,11 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         return nil
     }
 
-    /// The field for `key`, or `keyNotFound`.
-    private func require(_ key: Key) throws -> Field {
+    /// The field for `key`, or `keyNotFound`; see ``locate(_:consume:)`` for `consume`.
+    private func require(_ key: some CodingKey, consume: Bool = true) throws -> Field {
         let found: Field?
         do throws(WireFailure) {
-            found = try locate(key, consume: true)
+            found = try locate(key.stringValue, consume: consume)
         } catch {
             throw error.decodingError(at: codingPath + [key])
         }
@@ -122,19 +121,12 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     /// Moves past the field only if it is `nil`: otherwise a `decode` of the same key usually follows.
     func decodeNil(forKey key: Key) throws -> Bool {
-        let field: Field?
+        let field = try require(key, consume: false)
         let isNil: Bool
         do throws(WireFailure) {
-            field = try locate(key, consume: false)
-            if let field { isNil = try decoding.isNil(at: field.start, end: field.end) } else { isNil = false }
+            isNil = try decoding.isNil(at: field.start, end: field.end)
         } catch {
             throw error.decodingError(at: codingPath + [key])
-        }
-        guard let field else {
-            throw DecodingError.keyNotFound(
-                key,
-                .init(codingPath: codingPath, debugDescription: "no field for key '\(key.stringValue)'")
-            )
         }
         if isNil { decoding.levels[depth].hintCursor = field.end }
         return isNil
@@ -183,7 +175,7 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         let field: Field?
         do throws(WireFailure) {
-            field = try locate(key, consume: true)
+            field = try locate(key.stringValue, consume: true)
             if let field, try decoding.isNil(at: field.start, end: field.end), !(T.self is any WireOptional.Type) {
                 return nil
             }
@@ -239,30 +231,8 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     /// A decoder for the field, one level deeper than this container.
     private func superDecoder(key: some CodingKey) throws -> any Decoder {
-        let field: Field?
-        do throws(WireFailure) {
-            field = try locateAny(key.stringValue)
-        } catch {
-            throw error.decodingError(at: codingPath + [key])
-        }
-        guard let field else {
-            throw DecodingError.keyNotFound(
-                key,
-                .init(codingPath: codingPath, debugDescription: "no field for key '\(key.stringValue)'")
-            )
-        }
+        let field = try require(key)
         try enterNested(key)
         return WireSuperDecoder(decoding: decoding, start: field.start, end: field.end, depth: depth + 1)
-    }
-
-    /// Finds a field by name, for keys that are not of type `Key`.
-    private func locateAny(_ name: String) throws(WireFailure) -> Field? {
-        var position = fieldsStart
-        while position < fieldsEnd {
-            let candidate = try field(at: position)
-            if decoding.keys[candidate.keyIndex] == name { return candidate.value }
-            position = candidate.value.end
-        }
-        return nil
     }
 }

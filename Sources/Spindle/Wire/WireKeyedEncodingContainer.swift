@@ -38,52 +38,20 @@ struct WireKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
         encoding.writeFloat(value)
     }
 
-    mutating func encode(_ value: Int, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try encodeInteger(value, forKey: key) }
 
-    mutating func encode(_ value: Int8, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: Int16, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: Int32, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: Int64, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: UInt, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: UInt8, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: UInt16, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: UInt32, forKey key: Key) throws {
-        try begin(key)
-        encoding.writeInteger(value)
-    }
-
-    mutating func encode(_ value: UInt64, forKey key: Key) throws {
+    /// Appends `key` and an integer of any width.
+    @inline(__always)
+    private func encodeInteger<I: FixedWidthInteger>(_ value: I, forKey key: Key) throws {
         try begin(key)
         encoding.writeInteger(value)
     }

@@ -39,7 +39,7 @@ extension WirePackable {
                 }
             }
         } catch {
-            throw error.decodingError(at: decoding.codingPath(depth: depth - 1, appending: key))
+            throw decoding.decodingError(error, depth: depth, key: key)
         }
         // Another layout (an unkeyed container, a packed array of another width): element by element.
         return try decodeElementwise(from: decoding, start: start, end: end, depth: depth, key: key)
@@ -54,9 +54,9 @@ extension WirePackable {
         key: (any CodingKey)?
     ) throws -> [Self] {
         do throws(WireFailure) {
-            try decoding.enterNestedContainer(depth: depth, key: key ?? WireIndexKey(0))
+            try decoding.enterNestedContainer(depth: depth, key: key)
         } catch {
-            throw error.decodingError(at: decoding.codingPath(depth: depth - 1, appending: key))
+            throw decoding.decodingError(error, depth: depth, key: key)
         }
         var container = try WireUnkeyedDecodingContainer(decoding: decoding, start: start, end: end, depth: depth)
         var result: [Self] = []
@@ -100,8 +100,7 @@ extension String: WireArrayElement {
                 strings.append(try decoding.readString(&position, end: contentEnd))
             }
         } catch {
-            let path = decoding.codingPath(depth: depth - 1, appending: key)
-            throw error.decodingError(at: inElements ? path + [WireIndexKey(strings.count)] : path)
+            throw decoding.decodingError(error, depth: depth, key: key, index: inElements ? strings.count : nil)
         }
         return strings
     }

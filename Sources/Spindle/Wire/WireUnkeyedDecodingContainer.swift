@@ -137,8 +137,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         guard packedKind == nil, (try? decoding.isNil(at: element.start, end: element.end)) == true else {
             return false
         }
-        position = element.end
-        currentIndex += 1
+        advance(past: element)
         return true
     }
 
@@ -183,8 +182,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
             depth: depth + 1,
             key: WireIndexKey(currentIndex)
         )
-        position = element.end
-        currentIndex += 1
+        advance(past: element)
         return value
     }
 

@@ -58,6 +58,18 @@ import Testing
         #expect(decodingError(Bool.self, try wireBytes(1)) != nil)
     }
 
+    @Test func elementwiseArrayErrorsNameTheElement() throws {
+        // A packed `[Int16]` read as `[Int8]` is read element by element; 300 does not fit.
+        let topLevel = decodingError([Int8].self, try wireBytes([Int16]([1, 300])))?.message ?? ""
+        #expect(topLevel.contains("type mismatch at [1]:"), "\(topLevel)")
+        struct Wide: Codable { var values: [Int16] }
+        struct Narrow: Codable { var values: [Int8] }
+        let field = decodingError(Narrow.self, try wireBytes(Wide(values: [1, 300])))?.message ?? ""
+        #expect(field.contains("type mismatch at .values[1]:"), "\(field)")
+        let nested = decodingError([[Int8]].self, try wireBytes([[Int16]]([[1], [2, 300]])))?.message ?? ""
+        #expect(nested.contains("type mismatch at [1][1]:"), "\(nested)")
+    }
+
     @Test func missingKeyIsNamed() throws {
         struct Wider: Codable { var id: Int; var missing: Int }
         let message = decodingError(Wider.self, try wireBytes(SmallRecord(id: 1, name: "", score: 0, tags: [])))?

@@ -1,7 +1,7 @@
 import Glibc
 
 // A small deterministic fuzzer: a seeded PRNG and a mutator of valid encodings, reusable for any
-// decoder of untrusted bytes (wire values today, message frames later).
+// decoder of untrusted bytes: wire values (WireFuzzTests) and message frames (FrameFuzzTests).
 
 /// SplitMix64: a tiny, fast, well-mixed PRNG whose sequence depends only on its seed.
 struct SplitMix64: RandomNumberGenerator {
