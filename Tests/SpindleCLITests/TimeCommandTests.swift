@@ -191,8 +191,9 @@ struct TimeCommandTests {
         let errURL = folder.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
+        // Close-on-exec, so that processes other tests start meanwhile do not inherit them.
+        let out = FileHandle(fileDescriptor: open(outURL.path, O_WRONLY | O_CLOEXEC), closeOnDealloc: true)
+        let err = FileHandle(fileDescriptor: open(errURL.path, O_WRONLY | O_CLOEXEC), closeOnDealloc: true)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: spindle)
         process.arguments = arguments

@@ -22,7 +22,7 @@ struct ProcessPoolExitTests {
             }
             let leftovers = childProcesses()
             // New descriptors are leaks; the runtime may close some of its own meanwhile.
-            let leaked = openDescriptors().subtracting(descriptorsBefore)
+            let leaked = descriptorsOpened(since: descriptorsBefore)
             let survivors = workerPIDs.filter(isAlive)
             guard leftovers.isEmpty, leaked.isEmpty, survivors.isEmpty else { exit(1) }
         }

@@ -50,7 +50,7 @@ struct ProcessPoolStressTests {
             await pool.shutdown()
             if !childProcesses().isEmpty { problems.append("children left: \(childProcesses())") }
             // New descriptors are leaks; the runtime may close some of its own meanwhile.
-            let leaked = openDescriptors().subtracting(descriptorsBefore)
+            let leaked = descriptorsOpened(since: descriptorsBefore)
             if !leaked.isEmpty {
                 problems.append("descriptors left open: \(leaked)")
             }

@@ -140,19 +140,25 @@ func siblingExecutable(_ name: String) -> String {
     return me[..<(me.lastIndex(of: "/") ?? me.startIndex)] + "/" + name
 }
 
-/// This process's open descriptors, each as "number → what it is" (the readlink of /proc/self/fd/N).
+/// This process's open descriptors, by number, with what each is (the readlink of /proc/self/fd/N).
 ///
 /// Timer descriptors are left out: libdispatch opens one lazily, at a moment of its choosing, and
 /// Spindle never opens any, so they can only be the runtime's.
-func openDescriptors() -> Set<String> {
+func openDescriptors() -> [Int32: String] {
     let me = getpid()
-    var descriptors: Set<String> = []
+    var descriptors: [Int32: String] = [:]
     for fd in ProcReader.numericEntries("/proc/self/fd") {
         // The listing's own descriptor is gone by now, so its link no longer reads.
         guard let what = ProcReader.descriptorTarget(pid: me, fd: Int(fd)) else { continue }
-        if what != "anon_inode:[timerfd]" { descriptors.insert("\(fd) → \(what)") }
+        if what != "anon_inode:[timerfd]" { descriptors[fd] = what }
     }
     return descriptors
+}
+
+/// The descriptors open now that were not in `before`, as "number → what it is". Compared by
+/// number: what an inherited descriptor points to may change meanwhile (its file deleted).
+func descriptorsOpened(since before: [Int32: String]) -> [String] {
+    openDescriptors().filter { before[$0.key] == nil }.map { "\($0.key) → \($0.value)" }.sorted()
 }
 
 /// The pids of this process's children, zombies included.
