@@ -4,7 +4,7 @@ import Spindle
 import Testing
 
 /// The README's quick tour, run as written, so that the README cannot drift from the API.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ReadmeTourTests {
     @Test func theTourRunsAsDocumented() async throws {
         try await Spindle.bootstrap()

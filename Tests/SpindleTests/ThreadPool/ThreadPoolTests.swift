@@ -266,7 +266,7 @@ struct ThreadPoolTests {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ThreadPoolChunkingTests {
     @Test func aMillionItemsAreFarFewerTasks() async throws {
         let pool = try ThreadPool(workers: 2, name: "tpchunks")
