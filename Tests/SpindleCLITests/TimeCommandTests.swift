@@ -154,23 +154,20 @@ struct TimeCommandTests {
     /// Waits (up to 30 s) until a descendant of `ancestor` sleeps reading a pipe; there is no
     /// signal for that, so /proc is polled.
     func waitForPipeReader(below ancestor: Int32) async -> Bool {
-        func parent(of pid: Int32) -> Int32? {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 ? Int32(fields[1]) : nil
+        /// The descendants of `pid`, from each thread's list of children.
+        func descendants(of pid: Int32) -> [Int32] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            let children = tasks.flatMap { task in
+                ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "")
+                    .split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+            return children + children.flatMap(descendants(of:))
         }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
-            for pid in pids {
-                guard let wchan = try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8),
-                    wchan.contains("pipe")
-                else { continue }
-                var up = parent(of: pid)
-                for _ in 0..<3 where up != nil && up != ancestor { up = parent(of: up!) }
-                if up == ancestor { return true }
+            for pid in descendants(of: ancestor) {
+                let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+                if wchan.contains("pipe") { return true }
             }
             try? await Task.sleep(for: .milliseconds(5))
         }

@@ -162,7 +162,7 @@ final class ThreadSampler {
             track.lastSeen = interval.end
             track.command = stat.command
             threads[key] = track
-            interval.add(run: run, wait: wait, off: off, kind: kind ?? .other)
+            interval.add(run: run, wait: wait, off: off, kind: kind ?? .other, elapsed: elapsed)
             noteAffinity(of: tid)
         }
         if let bytes = reader.read("/proc/\(pid)/io"), let io = ProcessIO(bytes) {
@@ -300,9 +300,13 @@ private struct Interval {
         self.end = end
     }
 
-    mutating func add(run: UInt64, wait: UInt64, off: UInt64, kind: WaitKind) {
-        onCPU &+= run
-        runQueue &+= wait
+    /// Adds one thread's share. The kernel books a run-queue wait when the wait ends, so a thread
+    /// that waited seconds for a CPU shows it all in one interval; on the timeline a thread counts
+    /// at most once per interval (`elapsed`), while its totals keep the whole wait.
+    mutating func add(run: UInt64, wait: UInt64, off: UInt64, kind: WaitKind, elapsed: UInt64) {
+        let shownRun = min(run, elapsed)
+        onCPU &+= shownRun
+        runQueue &+= min(wait, elapsed - shownRun)
         if off > 0 { waits[kind, default: 0] &+= off }
     }
 

@@ -176,6 +176,14 @@ extension TimeProfile {
                 "the hypervisor took \(format(machine.steal)) s of CPU from this virtual machine (steal), which no thread's counters show"
             )
         }
+        let starvedCodes: Set<TimeVerdict.Code> = [.starved, .starvedByOthers, .starvedByOwnThreads]
+        if !starvedCodes.contains(verdict.code) && (verdict.metrics["run_queue_share"] ?? 0) >= 0.2
+            && breakdown.runQueue >= 0.1 * wall
+        {
+            caveats.append(
+                "threads also waited \(format(breakdown.runQueue)) s for a CPU, \(percent(verdict.metrics["run_queue_share"] ?? 0)) of the time they were ready to run"
+            )
+        }
         if verdict.code != .starvedByOthers && wall > 0 && machine.otherCPU / wall >= 0.2 {
             caveats.append("other processes used \(format(machine.otherCPU)) CPU-s meanwhile")
         }

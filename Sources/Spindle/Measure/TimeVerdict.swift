@@ -5,8 +5,9 @@
 /// run-queue wait), the share of its ready time a thread spent waiting for a CPU):
 /// 1. W < 0.1 s or fewer than 3 samples: too short to break down. (On-CPU and run-queue time
 ///    are exact at any sample count; only the state-sampled waits need samples.)
-/// 2. q ≥ 0.2 and the run-queue wait is ≥ 10 % of W: starved of CPU — by its own threads when more were runnable than it had CPUs, else
-///    by other processes or the hypervisor.
+/// 2. q ≥ 0.2, the run-queue wait ≥ 10 % of W, and at least half a thread ready on average:
+///    starved of CPU — by its own threads when more were runnable than it had CPUs, else by other
+///    processes or the hypervisor. (Short of the last condition, a caveat says threads queued.)
 /// 3. disk wait ≥ 30 % of W: waiting on disk.
 /// 4. U ≥ 1.5 (or U ≥ 0.8·N with N ≥ 2): parallel.
 /// 5. 0.8 ≤ U < 1.5: one core busy — serialized on a lock when lock waits are ≥ 30 % of the
@@ -68,7 +69,7 @@ public struct TimeVerdict: Sendable, Codable, Hashable {
         if wall < 0.1 || samples < 3 {
             verdict.code = .tooShort
             verdict.text = "too short to break down (\(busy))"
-        } else if queued >= 0.2 && breakdown.runQueue >= 0.1 * wall {
+        } else if starved(queued: queued, runQueue: breakdown.runQueue, runnable: runnable, wall: wall) {
             let waited = "threads waited \(percent(queued)) of the time they were ready to run"
             let crowd = max(runnable, breakdown.peakRunnableThreads)
             // Its own threads crowd it out only when more of them wanted a CPU than it has; a
@@ -113,6 +114,13 @@ public struct TimeVerdict: Sendable, Codable, Hashable {
             verdict.text = "mixed: \(busy)" + (waits.isEmpty ? "" : "; waits: " + waits.joined(separator: ", "))
         }
         return verdict
+    }
+
+    /// Threads waited for a CPU for a fifth of their ready time, at least a tenth of the wall,
+    /// while on average at least half a thread was ready: a program that mostly waited on
+    /// something else (a pipe, a sleep) is not called starved because a helper thread queued.
+    static func starved(queued: Double, runQueue: Double, runnable: Double, wall: Double) -> Bool {
+        queued >= 0.2 && runQueue >= 0.1 * wall && runnable >= 0.5
     }
 
     private static func waitingText(_ kind: WaitKind?) -> String {

@@ -69,6 +69,10 @@ import Testing
         let parent = decide(cpu: 0.01, waits: [.children: 5, .pipe: 0.5])
         #expect(parent.waitingOn == .pipe, "a parent waiting on its children never reads as the bottleneck")
         #expect(decide(cpu: 0.6, waits: [.network: 0.4]).code == .mixed)
+        // A reader blocked on a pipe for 36 s whose helper thread queued 3.6 s for a CPU on a
+        // saturated machine: waiting on the pipe is what it did.
+        let reader = decide(wall: 36, cpu: 0.1, onCPU: 0.1, runQueue: 3.6, waits: [.pipe: 35], otherCPU: 60)
+        #expect(reader.code == .waiting && reader.waitingOn == .pipe, "\(reader.text)")
     }
 
     @Test func thresholdsSitWhereTheDocSays() {
