@@ -12,7 +12,10 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "CSpindle.h"
@@ -147,4 +150,69 @@ uint32_t spindle_atomic_load_u32(const uint32_t *address) { return __atomic_load
 void spindle_atomic_store_u32(uint32_t *address, uint32_t value) { __atomic_store_n(address, value, __ATOMIC_SEQ_CST); }
 int spindle_atomic_cas_u32(uint32_t *address, uint32_t expected, uint32_t desired) {
     return __atomic_compare_exchange_n(address, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+ssize_t spindle_send_descriptors(int socket, const void *bytes, size_t length, const int *descriptors, int count, int flags) {
+    if (count < 0 || count > SPINDLE_MAX_ATTACHED) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct iovec vector = {.iov_base = (void *)bytes, .iov_len = length};
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1};
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * SPINDLE_MAX_ATTACHED)];
+        struct cmsghdr align;
+    } control;
+    if (count > 0) {
+        message.msg_control = control.buffer;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(header), descriptors, sizeof(int) * count);
+    }
+    return sendmsg(socket, &message, flags);
+}
+
+ssize_t spindle_receive_descriptors(int socket, void *bytes, size_t length, int *descriptors, int capacity, int *count, int *truncated, int flags) {
+    struct iovec vector = {.iov_base = bytes, .iov_len = length};
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * SPINDLE_MAX_ATTACHED)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof(control.buffer)};
+    *count = 0;
+    *truncated = 0;
+    ssize_t received = recvmsg(socket, &message, flags | MSG_CMSG_CLOEXEC);
+    if (received < 0) return received;
+    if (message.msg_flags & MSG_CTRUNC) *truncated = 1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int n = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *received_descriptors = (int *)CMSG_DATA(header);
+        for (int i = 0; i < n; i++) {
+            if (*count < capacity) {
+                descriptors[(*count)++] = received_descriptors[i];
+            } else {
+                close(received_descriptors[i]);
+                *truncated = 1;
+            }
+        }
+    }
+    return received;
+}
+
+int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns) {
+    struct timespec timeout, *limit = NULL;
+    if (timeout_ns >= 0) {
+        timeout.tv_sec = timeout_ns / 1000000000;
+        timeout.tv_nsec = timeout_ns % 1000000000;
+        limit = &timeout;
+    }
+    return (int)syscall(SYS_futex, address, FUTEX_WAIT, expected, limit, NULL, 0);
+}
+
+int spindle_futex_wake(uint32_t *address, int count) {
+    return (int)syscall(SYS_futex, address, FUTEX_WAKE, count, NULL, NULL, 0);
 }

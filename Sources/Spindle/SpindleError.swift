@@ -22,6 +22,7 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
             case poolShutDown, cancelled, timedOut, invalidArgument, systemError
             case workerDied, jobFailed, encodingFailed, protocolError, workerStartFailed, memoryLimitExceeded
             case commandNotFound, commandNotRunnable
+            case ownerDied, brokenBarrier, closed
         }
         let storage: Storage
 
@@ -58,6 +59,16 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A command to run and time was found but could not be run: no permission, not an
         /// executable format (a shell exits 126 for it).
         public static var commandNotRunnable: Self { .init(storage: .commandNotRunnable) }
+
+        /// A process-shared lock's previous owner died while holding it, so what the lock protects
+        /// may be half-changed. The lock has been made usable again and released; whoever gets this
+        /// error should check or repair the protected state before taking the lock again.
+        public static var ownerDied: Self { .init(storage: .ownerDied) }
+        /// A barrier was broken: one of its parties died, timed out or aborted it, so the others
+        /// would wait for ever. It stays broken until reset.
+        public static var brokenBarrier: Self { .init(storage: .brokenBarrier) }
+        /// A queue or channel was closed: nothing more can be put into it, and nothing is left to take.
+        public static var closed: Self { .init(storage: .closed) }
 
         /// The code's name, as written in Swift: "timedOut", "workerDied", ...
         public var description: String { "\(storage)" }

@@ -78,6 +78,25 @@ void spindle_atomic_store_u32(uint32_t *address, uint32_t value);
 /// Compare-and-swap; returns whether `*address` held `expected` and now holds `desired`.
 int spindle_atomic_cas_u32(uint32_t *address, uint32_t expected, uint32_t desired);
 
+/// Sends `length` bytes on a Unix socket like send(2), with `count` descriptors attached
+/// (SCM_RIGHTS; at most SPINDLE_MAX_ATTACHED); returns the bytes sent or -1 with errno set.
+ssize_t spindle_send_descriptors(int socket, const void *bytes, size_t length, const int *descriptors, int count, int flags);
+
+/// Receives up to `length` bytes like recv(2), storing descriptors that came with them (made
+/// close-on-exec) in `descriptors` and their number in `*count`. Sets `*truncated` when the kernel
+/// dropped descriptors that did not fit or could not be installed. Returns the bytes received or -1.
+ssize_t spindle_receive_descriptors(int socket, void *bytes, size_t length, int *descriptors, int capacity, int *count, int *truncated, int flags);
+
+/// The most descriptors one send may carry (the kernel's SCM_MAX_FD).
+#define SPINDLE_MAX_ATTACHED 253
+
+/// futex(2) FUTEX_WAIT on a word in memory shared between processes (not FUTEX_PRIVATE): sleeps while
+/// `*address == expected`, at most `timeout_ns` (negative: no limit). Returns 0 when woken, or -1
+/// with errno EAGAIN (the word had changed), ETIMEDOUT or EINTR.
+int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns);
+/// futex(2) FUTEX_WAKE for shared memory: wakes up to `count` waiters; returns how many woke.
+int spindle_futex_wake(uint32_t *address, int count);
+
 /// What the helper of `spindle_spawn_timed` reports, one fixed-size record per event.
 enum {
     /// The command exited; `status` is its wait status.

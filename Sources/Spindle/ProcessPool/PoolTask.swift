@@ -6,6 +6,9 @@
 class PoolTask: @unchecked Sendable {
     /// The task frame; its sequence number is rewritten for each worker it is sent to.
     var frame: [UInt8]
+    /// The shared segments the frame's handles name, sent with it; held until the task can no
+    /// longer be sent again, so that they outlive the trip even if the caller drops them.
+    var segments: [SharedSegment]
     /// Items in the chunk.
     var items: Int
     /// When the task fails with a timeout (monotonic nanoseconds): set when it starts running,
@@ -19,8 +22,9 @@ class PoolTask: @unchecked Sendable {
     /// How often a worker died while holding it without running it to the end.
     var attempts = 0
 
-    init(frame: [UInt8], items: Int, timeout: Duration?) {
-        self.frame = frame
+    init(frame: (bytes: [UInt8], segments: [SharedSegment]), items: Int, timeout: Duration?) {
+        self.frame = frame.bytes
+        self.segments = frame.segments
         self.items = items
         self.timeout = timeout
     }
@@ -45,18 +49,21 @@ class PoolTask: @unchecked Sendable {
     @discardableResult
     func markRunning() -> Bool { fatalError("abstract") }
 
-    /// Completes the future from a worker's result.
+    /// Completes the future from a worker's result and the shared segments that came with it.
     ///
     /// - Throws: a `WireError` when the result cannot belong to this task (more or fewer outputs
     ///   than items, or all of them and a failure too): the task has then failed with
     ///   ``SpindleError/Code/protocolError``, and the worker that sent it must go.
-    func complete(with result: ResultMessage) throws(WireError) { fatalError("abstract") }
+    func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) { fatalError("abstract") }
 
     /// Fails the whole task: the error comes at its first item.
     func fail(_ error: any Error) { fatalError("abstract") }
 
     /// Drops the frame and inputs once the task can no longer be sent again.
-    func releasePayload() { frame = [] }
+    func releasePayload() {
+        frame = []
+        segments = []
+    }
 
     /// Cancels the future if it has not started.
     func cancelIfPending() { fatalError("abstract") }
@@ -104,10 +111,10 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
     override func markRunning() -> Bool { future.markRunning() }
 
-    override func complete(with result: ResultMessage) throws(WireError) {
+    override func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) {
         let outputs: [J.Output]
         do {
-            outputs = try WireDecoder.decode([J.Output].self, from: result.outputs)
+            outputs = try WireDecoder.decode([J.Output].self, from: result.outputs, segments: segments)
         } catch {
             fail(SpindleError(.encodingFailed, "cannot decode the output of \(J.self): \(error)"))
             return
@@ -144,7 +151,7 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
     override func retry(first count: Int, thenFail error: any Error) throws {
         inputs.removeSubrange(count...)
-        frame = try EncodedJob(job).frame(for: inputs)
+        (frame, segments) = try EncodedJob(job).frame(for: inputs)
         items = count
         failureAfterOutputs = error
     }
@@ -152,9 +159,12 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
 /// A job's type name and encoded value, made once and reused for every task of a map.
 @usableFromInline
-struct EncodedJob<J: Job>: Sendable {
+struct EncodedJob<J: Job>: @unchecked Sendable {
+    // @unchecked Sendable: immutable; the segments are only read (sent) once encoded.
     let typeName: String
     let bytes: [UInt8]
+    /// The shared segments the job's properties name (a `SharedArray`, say).
+    let segments: [SharedSegment]
 
     /// - Throws: ``SpindleError/Code/encodingFailed`` when the job cannot be encoded.
     @usableFromInline
@@ -164,31 +174,35 @@ struct EncodedJob<J: Job>: Sendable {
         }
         self.typeName = typeName
         var bytes: [UInt8] = []
+        var segments: [SharedSegment] = []
         do {
-            try WireEncoder.encode(job, into: &bytes)
+            try WireEncoder.encode(job, into: &bytes, segments: &segments)
         } catch {
             throw SpindleError(.encodingFailed, "cannot encode the job \(J.self): \(error)")
         }
         self.bytes = bytes
+        self.segments = segments
     }
 
     /// A task frame of this job over `inputs`, with sequence number 0.
     ///
     /// - Throws: ``SpindleError/Code/encodingFailed`` when an input cannot be encoded.
-    func frame(for inputs: [J.Input]) throws(SpindleError) -> [UInt8] {
+    func frame(for inputs: [J.Input]) throws(SpindleError) -> (bytes: [UInt8], segments: [SharedSegment]) {
         var frame: [UInt8] = []
         frame.reserveCapacity(64 + bytes.count + 16 * inputs.count)
+        var segments = self.segments
         do {
             try TaskMessage.encode(
                 sequence: 0,
                 jobType: typeName,
                 into: &frame,
+                segments: &segments,
                 job: { $0.append(contentsOf: bytes) },
-                inputs: { try WireEncoder.encode(inputs, into: &$0) }
+                inputs: { try WireEncoder.encode(inputs, into: &$0, segments: &$1) }
             )
         } catch {
             throw SpindleError(.encodingFailed, "cannot encode an input of \(J.self): \(error)")
         }
-        return frame
+        return (frame, segments)
     }
 }

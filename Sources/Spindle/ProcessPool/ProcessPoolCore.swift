@@ -511,7 +511,7 @@ final class ProcessPoolCore: @unchecked Sendable {
     // MARK: Receiving (supervisor thread)
 
     private func receive(from worker: WorkerProcess) {
-        let received = worker.inbox.fill { buffer, count in readRetrying(worker.socket, buffer, count) }
+        let received = worker.inbox.receive(from: worker.socket)
         if received == 0 {
             // End of stream: the worker is exiting; its exit descriptor says when it is gone.
             return
@@ -522,7 +522,7 @@ final class ProcessPoolCore: @unchecked Sendable {
     /// Reads everything a dead worker left in its socket and pipes.
     private func drain(_ worker: WorkerProcess) {
         setNonBlocking(worker.socket)
-        while worker.inbox.fill({ readRetrying(worker.socket, $0, $1) }) > 0 {
+        while worker.inbox.receive(from: worker.socket) > 0 {
             handleFrames(from: worker)
         }
         for stream in 0..<worker.outputDescriptors.count { forwardOutput(of: worker, stream: stream) }
@@ -530,14 +530,14 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     private func handleFrames(from worker: WorkerProcess) {
         while true {
-            let frame: (kind: MessageKind, payload: UnsafeRawBufferPointer)?
+            let frame: (kind: MessageKind, payload: UnsafeRawBufferPointer, segments: ReceivedSegments?)?
             do {
                 frame = try worker.inbox.nextFrame()
             } catch {
                 protocolViolation(by: worker, error.message)
                 return
             }
-            guard let (kind, payload) = frame else { return }
+            guard let (kind, payload, segments) = frame else { return }
             do throws(WireError) {
                 switch kind {
                 case .ready:
@@ -555,7 +555,7 @@ final class ProcessPoolCore: @unchecked Sendable {
                     guard let task = finish(result.sequence, on: worker, busyNanoseconds: result.busyNanoseconds) else {
                         throw WireError("a result for task \(result.sequence), which the worker does not hold")
                     }
-                    try task.complete(with: result)
+                    try task.complete(with: result, segments: segments)
                 case .skipped:
                     let skipped = try SkippedMessage(decoding: payload)
                     guard let task = finish(skipped.sequence, on: worker, busyNanoseconds: nil) else {

@@ -33,6 +33,7 @@ enum WorkerMain {
         // them to the system, so that a large input or output does not fault its pages in anew.
         // Not under a memory limit, where memory kept for reuse would count against the next job.
         if getenv(ProcessPoolCore.returnsMemoryEnvironmentKey) == nil { spindle_keep_large_allocations() }
+        WorkerSegmentCache.enable()
         // stdout is a pipe to the pool: flush each line, so that a job's output arrives as it is
         // printed and is not lost in a buffer when the job crashes.
         spindle_line_buffer_stdout()
@@ -67,6 +68,8 @@ enum WorkerMain {
         let page: SharedPage
         let inbox = FrameReader()
         var outbox: [UInt8] = []
+        /// The shared segments the results in the outbox carry, sent with its first byte.
+        var outboxSegments: [SharedSegment] = []
         var jobTypes: [String: any Job.Type] = [:]
 
         init(page: SharedPage) {
@@ -98,7 +101,8 @@ enum WorkerMain {
                     // and a result held behind it would keep its future waiting, or be lost (and
                     // its job run again) if this worker is killed.
                     if !outbox.isEmpty { flush() }
-                    await run(task)
+                    await run(task, segments: frame.segments)
+                    WorkerSegmentCache.sweep()
                 }
             } catch {
                 fail("protocol error: \(error)")
@@ -106,11 +110,13 @@ enum WorkerMain {
         }
 
         /// The next frame, flushing results before blocking for input; `nil` once the pool closed the socket.
-        func nextFrame() throws(WireError) -> (kind: MessageKind, payload: UnsafeRawBufferPointer)? {
+        func nextFrame() throws(WireError) -> (
+            kind: MessageKind, payload: UnsafeRawBufferPointer, segments: ReceivedSegments?
+        )? {
             while true {
                 if let frame = try inbox.nextFrame() { return frame }
                 flush()
-                let received = inbox.fill { receiveSoon(into: $0, $1) }
+                let received = receiveSoon()
                 if received == 0 {
                     if inbox.bufferedBytes > 0 { throw WireError("the pool's stream ended inside a frame") }
                     return nil
@@ -122,30 +128,42 @@ enum WorkerMain {
         /// Reads what the pool sends, polling for 50 µs before blocking when the pool asks for it: a
         /// pool that feeds tasks one at a time sends the next within microseconds of the last
         /// result, and waking a sleeping process costs more than that on a busy machine.
-        private func receiveSoon(into buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        ///
+        /// While it holds shared segments it wakes every 100 ms to let go of those nobody owns any
+        /// more, so that an idle worker does not keep a freed array's memory.
+        private func receiveSoon() -> Int {
             if page.pollsForNextTask {
                 let deadline = monotonicNanoseconds() + 50_000
                 repeat {
-                    let n = recv(socket, buffer, count, Int32(MSG_DONTWAIT))
-                    if n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { return n }
+                    let n = inbox.receive(from: socket, flags: Int32(MSG_DONTWAIT))
+                    if n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { return n }
                 } while monotonicNanoseconds() < deadline
             }
-            return readRetrying(socket, buffer, count)
+            while WorkerSegmentCache.count > 0 {
+                var ready = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+                if spindle_poll(&ready, 1, 100_000_000) > 0 { break }
+                WorkerSegmentCache.sweep()
+            }
+            return inbox.receive(from: socket)
         }
 
         func flush() {
-            outbox.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = send(socket, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-                    if n < 0 && errno == EINTR { continue }
-                    // The pool is gone: nobody wants the results.
-                    if n <= 0 { exit(0) }
-                    offset += n
-                }
+            var offset = 0
+            while offset < outbox.count {
+                let n = sendCarrying(
+                    offset == 0 ? outboxSegments : [],
+                    on: socket,
+                    outbox,
+                    from: offset,
+                    flags: Int32(MSG_NOSIGNAL)
+                )
+                // The pool is gone: nobody wants the results.
+                if n <= 0 { exit(0) }
+                offset += n
             }
             // Kept for the next result up to 64 MiB: fresh memory costs a page fault per 4 KiB.
             outbox.removeAll(keepingCapacity: outbox.capacity <= 64 << 20)
+            outboxSegments.removeAll()
         }
 
         func initialize(_ setup: SetupMessage) async -> String? {
@@ -162,7 +180,7 @@ enum WorkerMain {
             }
         }
 
-        func run(_ task: TaskMessage) async {
+        func run(_ task: TaskMessage, segments: ReceivedSegments?) async {
             guard page.claim(task.sequence, as: .started) else {
                 try? SkippedMessage(sequence: task.sequence).encode(into: &outbox)
                 return
@@ -177,7 +195,7 @@ enum WorkerMain {
                 respond(to: task, outputs: [Int](), failure: failure, busyNanoseconds: 0)
                 return
             }
-            await run(type, task)
+            await run(type, task, segments: segments)
         }
 
         private func jobType(named name: String) -> (any Job.Type)? {
@@ -187,12 +205,12 @@ enum WorkerMain {
             return type
         }
 
-        private func run<J: Job>(_: J.Type, _ task: TaskMessage) async {
+        private func run<J: Job>(_: J.Type, _ task: TaskMessage, segments: ReceivedSegments?) async {
             let job: J
             let inputs: [J.Input]
             do {
-                job = try WireDecoder.decode(J.self, from: task.job)
-                inputs = try WireDecoder.decode([J.Input].self, from: task.inputs)
+                job = try WireDecoder.decode(J.self, from: task.job, segments: segments)
+                inputs = try WireDecoder.decode([J.Input].self, from: task.inputs, segments: segments)
             } catch {
                 let failure = RemoteFailure(
                     kind: .coding,
@@ -218,16 +236,20 @@ enum WorkerMain {
             failure: RemoteFailure?,
             busyNanoseconds: UInt64
         ) {
+            // A result that carries segments leaves on its own, as one send can carry only so many.
+            if !outboxSegments.isEmpty { flush() }
             let start = outbox.count
             do {
                 try ResultMessage.encode(
                     sequence: task.sequence,
                     busyNanoseconds: busyNanoseconds,
                     failure: failure,
-                    into: &outbox
-                ) { try WireEncoder.encode(outputs, into: &$0) }
+                    into: &outbox,
+                    segments: &outboxSegments
+                ) { try WireEncoder.encode(outputs, into: &$0, segments: &$1) }
             } catch {
                 outbox.removeSubrange(start...)
+                outboxSegments.removeAll()
                 let failure = RemoteFailure(
                     kind: .coding,
                     message: "cannot encode the output of \(TypeNames.readable(task.jobType)): \(error)"
@@ -236,8 +258,9 @@ enum WorkerMain {
                     sequence: task.sequence,
                     busyNanoseconds: busyNanoseconds,
                     failure: failure,
-                    into: &outbox
-                ) { try WireEncoder.encode([Int](), into: &$0) }
+                    into: &outbox,
+                    segments: &outboxSegments
+                ) { bytes, _ in try WireEncoder.encode([Int](), into: &bytes) }
             }
         }
     }

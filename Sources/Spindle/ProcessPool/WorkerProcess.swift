@@ -1,3 +1,4 @@
+internal import CSpindle
 internal import DequeModule
 internal import Glibc
 
@@ -41,8 +42,8 @@ final class WorkerProcess: @unchecked Sendable {
     /// Partial lines of stdout and stderr (supervisor thread only).
     var partialLines: [[UInt8]] = [[], []]
 
-    /// Frames waiting to be sent, and how much of the first has gone.
-    var outbox: Deque<[UInt8]> = []
+    /// Frames waiting to be sent, with the segments they carry, and how much of the first has gone.
+    var outbox: Deque<(bytes: [UInt8], segments: [SharedSegment])> = []
     var outboxOffset = 0
     /// Tasks sent and not yet answered, oldest first.
     var inFlight: Deque<PoolTask> = []
@@ -89,19 +90,24 @@ final class WorkerProcess: @unchecked Sendable {
         task.sequence = sequence
         task.worker = self
         TaskMessage.patchSequence(sequence, in: &task.frame)
-        queue(task.frame)
+        queue(task.frame, segments: task.segments)
         inFlight.append(task)
         itemsAssigned += task.items
     }
 
-    /// Queues a frame to send. Small frames are gathered into one buffer, so that a burst of them
-    /// leaves in one system call; a large one keeps its own array and is never copied.
-    func queue(_ frame: [UInt8]) {
+    /// Queues a frame to send, with the segments it carries. Small frames are gathered into one
+    /// buffer, so that a burst of them leaves in one system call; a large one keeps its own array and
+    /// is never copied. A frame's segments leave with the first byte of its buffer.
+    func queue(_ frame: [UInt8], segments: [SharedSegment] = []) {
         let small = 64 * 1024
-        if frame.count < small, let last = outbox.last, last.count < small {
-            outbox[outbox.count - 1].append(contentsOf: frame)
+        if frame.count < small, let last = outbox.last, last.bytes.count < small,
+            last.segments.count + segments.count <= Int(SPINDLE_MAX_ATTACHED),
+            outbox.count > 1 || outboxOffset == 0 || segments.isEmpty
+        {
+            outbox[outbox.count - 1].bytes.append(contentsOf: frame)
+            outbox[outbox.count - 1].segments.append(contentsOf: segments)
         } else {
-            outbox.append(frame)
+            outbox.append((frame, segments))
         }
     }
 
@@ -109,21 +115,18 @@ final class WorkerProcess: @unchecked Sendable {
     /// worker is gone (the socket is broken).
     func flush() -> Bool {
         while let first = outbox.first {
-            let sent = first.withUnsafeBytes { bytes in
-                while true {
-                    let n = send(
-                        socket,
-                        bytes.baseAddress! + outboxOffset,
-                        bytes.count - outboxOffset,
-                        Int32(MSG_NOSIGNAL | MSG_DONTWAIT)
-                    )
-                    if n < 0 && errno == EINTR { continue }
-                    return n
-                }
-            }
+            // The segments go with the first bytes sent, and only then.
+            let segments = outboxOffset == 0 ? first.segments : []
+            let sent = sendCarrying(
+                segments,
+                on: socket,
+                first.bytes,
+                from: outboxOffset,
+                flags: Int32(MSG_NOSIGNAL | MSG_DONTWAIT)
+            )
             if sent < 0 { return errno == EAGAIN || errno == EWOULDBLOCK }
             outboxOffset += sent
-            guard outboxOffset == first.count else { return true }
+            guard outboxOffset == first.bytes.count else { return true }
             outbox.removeFirst()
             outboxOffset = 0
         }

@@ -7,7 +7,8 @@
 /// | --- | --- |
 /// | 0 | magic, `0xD5`: a stream that lost its framing shows at once |
 /// | 1 | kind (``MessageKind``) |
-/// | 2–3 | reserved, zero |
+/// | 2 | shared segments attached to the frame, at most ``maximumAttachments`` |
+/// | 3 | reserved, zero |
 /// | 4–7 | payload length, little-endian, at most ``maximumPayload`` |
 package enum Frame {
     /// The first byte of every frame.
@@ -16,6 +17,9 @@ package enum Frame {
     package static let headerSize = 8
     /// The largest payload a frame may carry: 1 GiB. A longer length is a corrupt header.
     package static let maximumPayload = 1 << 30
+    /// The most shared segments one frame may carry. Their descriptors travel beside the frame's
+    /// bytes (`SCM_RIGHTS`), sent no later than its first byte, in the order of the frames.
+    package static let maximumAttachments = 64
 
     /// Starts a frame of kind `kind` in `bytes` and returns where its header is, for ``finish(at:in:)``
     /// once the payload has been appended.
@@ -32,19 +36,25 @@ package enum Frame {
     /// Writes the payload length of the frame begun at `start`, now that the payload follows it.
     ///
     /// - Throws: ``WireError`` when the payload is larger than ``maximumPayload``.
-    package static func finish(at start: Int, in bytes: inout [UInt8]) throws(WireError) {
+    package static func finish(at start: Int, in bytes: inout [UInt8], attachments: Int = 0) throws(WireError) {
         let length = bytes.count - start - headerSize
         guard length <= maximumPayload else {
             throw WireError("a message of \(length) bytes is over the limit of \(maximumPayload) bytes")
         }
+        guard attachments >= 0, attachments <= maximumAttachments else {
+            throw WireError("a message with \(attachments) shared segments is over the limit of \(maximumAttachments)")
+        }
         bytes.storeLittleEndian(UInt32(length), at: start + 4)
+        bytes[start + 2] = UInt8(attachments)
     }
 
-    /// Reads a frame header: the kind and the payload length.
+    /// Reads a frame header: the kind, the payload length and the number of attached segments.
     ///
-    /// - Throws: ``WireError`` for a wrong magic byte, an unknown kind, non-zero reserved bytes or
-    ///   a length over ``maximumPayload``.
-    package static func parseHeader(_ header: UnsafeRawBufferPointer) throws(WireError) -> (MessageKind, Int) {
+    /// - Throws: ``WireError`` for a wrong magic byte, an unknown kind, a non-zero reserved byte, a
+    ///   length over ``maximumPayload`` or more than ``maximumAttachments`` attachments.
+    package static func parseHeader(
+        _ header: UnsafeRawBufferPointer
+    ) throws(WireError) -> (kind: MessageKind, length: Int, attachments: Int) {
         precondition(header.count >= headerSize)
         guard header[0] == magic else {
             throw WireError("corrupt frame: its first byte is \(header[0]), not the frame marker \(magic)")
@@ -52,12 +62,16 @@ package enum Frame {
         guard let kind = MessageKind(rawValue: header[1]) else {
             throw WireError("corrupt frame: unknown message kind \(header[1])")
         }
-        guard header[2] == 0, header[3] == 0 else { throw WireError("corrupt frame: reserved bytes are not zero") }
+        guard header[3] == 0 else { throw WireError("corrupt frame: the reserved byte is not zero") }
+        let attachments = Int(header[2])
+        guard attachments <= maximumAttachments else {
+            throw WireError("corrupt frame: \(attachments) shared segments, over the limit of \(maximumAttachments)")
+        }
         let length = Int(UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard length <= maximumPayload else {
             throw WireError("corrupt frame: a payload of \(length) bytes is over the limit of \(maximumPayload)")
         }
-        return (kind, length)
+        return (kind, length, attachments)
     }
 }
 

@@ -1,10 +1,20 @@
+internal import CSpindle
+internal import DequeModule
 internal import Glibc
 
 /// Gathers the bytes a transport receives and cuts them into frames.
 ///
 /// The transport writes into the reader's free space with ``fill(_:)``; ``nextFrame()`` then hands
 /// out each complete frame without copying it. A payload stays valid until the next `fill`.
+///
+/// Descriptors of shared segments arrive beside the bytes, no later than the first byte of the
+/// frame they belong to and in the order of the frames; ``receive(from:flags:)`` keeps them, and
+/// each frame takes as many as its header says.
 package final class FrameReader {
+    /// Descriptors received and not yet given to a frame, oldest first.
+    private var descriptors: Deque<Int32> = []
+    /// Set when the kernel dropped descriptors on the way in; the stream then cannot be trusted.
+    private var lostDescriptors = false
     private var storage: UnsafeMutableRawPointer
     private var capacity: Int
     private var start = 0
@@ -19,6 +29,7 @@ package final class FrameReader {
 
     deinit {
         storage.deallocate()
+        for fd in descriptors { closeDescriptor(fd) }
     }
 
     /// Bytes received and not yet handed out as frames: a non-zero count at end of stream is a
@@ -35,18 +46,61 @@ package final class FrameReader {
         return received
     }
 
-    /// The next complete frame, or `nil` until more bytes arrive.
+    /// Receives from `socket` (recvmsg with `flags`) into free space, keeping the descriptors
+    /// that come with the bytes: the count received, 0 at end of stream, -1 with errno set.
+    package func receive(from socket: Int32, flags: Int32 = 0) -> Int {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Int(SPINDLE_MAX_ATTACHED)) { arrived in
+            var count: Int32 = 0
+            var truncated: Int32 = 0
+            let received = fill { buffer, capacity in
+                while true {
+                    let n = spindle_receive_descriptors(
+                        socket,
+                        buffer,
+                        capacity,
+                        arrived.baseAddress,
+                        Int32(arrived.count),
+                        &count,
+                        &truncated,
+                        flags
+                    )
+                    if n < 0 && errno == EINTR { continue }
+                    return n
+                }
+            }
+            descriptors.append(contentsOf: arrived.prefix(Int(count)))
+            if truncated != 0 { lostDescriptors = true }
+            return received
+        }
+    }
+
+    /// The next complete frame, with the shared segments attached to it, or `nil` until more bytes arrive.
     ///
-    /// - Throws: ``WireError`` for a corrupt header; the stream cannot be trusted after that.
-    package func nextFrame() throws(WireError) -> (kind: MessageKind, payload: UnsafeRawBufferPointer)? {
+    /// - Throws: ``WireError`` for a corrupt header, or when the descriptors the frame declares did
+    ///   not come before it; the stream cannot be trusted after that.
+    package func nextFrame() throws(WireError) -> (
+        kind: MessageKind, payload: UnsafeRawBufferPointer, segments: ReceivedSegments?
+    )? {
         guard end - start >= Frame.headerSize else { return nil }
-        let (kind, length) = try Frame.parseHeader(
+        let (kind, length, attachments) = try Frame.parseHeader(
             UnsafeRawBufferPointer(start: storage + start, count: Frame.headerSize)
         )
         guard end - start >= Frame.headerSize + length else { return nil }
+        var segments: ReceivedSegments?
+        if attachments > 0 {
+            guard descriptors.count >= attachments else {
+                throw WireError(
+                    lostDescriptors
+                        ? "shared segments were lost on the way (too many open files?)"
+                        : "a frame declares \(attachments) shared segments, but \(descriptors.count) arrived"
+                )
+            }
+            segments = ReceivedSegments(Array(descriptors.prefix(attachments)))
+            descriptors.removeFirst(attachments)
+        }
         let payload = UnsafeRawBufferPointer(start: storage + start + Frame.headerSize, count: length)
         start += Frame.headerSize + length
-        return (kind, payload)
+        return (kind, payload, segments)
     }
 
     /// Makes room for the rest of the current frame (or 64 KiB), moving the unread bytes to the
@@ -55,7 +109,7 @@ package final class FrameReader {
         var wanted = Self.initialCapacity
         let unread = end - start
         if unread >= Frame.headerSize,
-            let (_, length) = try? Frame.parseHeader(
+            let (_, length, _) = try? Frame.parseHeader(
                 UnsafeRawBufferPointer(start: storage + start, count: Frame.headerSize)
             )
         {

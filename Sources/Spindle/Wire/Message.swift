@@ -11,7 +11,7 @@ package enum MessageKind: UInt8, Sendable {
 }
 
 /// The version of the messages below; a worker from another build of the program refuses to serve.
-package let wireProtocolVersion: UInt32 = 1
+package let wireProtocolVersion: UInt32 = 2
 
 /// Pool → worker, first: who the worker is and how to prepare.
 package struct SetupMessage {
@@ -109,13 +109,15 @@ package struct TaskMessage {
     /// The encoded `[Input]`.
     package var inputs: UnsafeRawBufferPointer
 
-    /// Appends a whole task frame, with the job and its inputs encoded in place.
+    /// Appends a whole task frame, with the job and its inputs encoded in place; `segments` holds
+    /// the shared segments they name, which go with the frame.
     package static func encode(
         sequence: UInt32,
         jobType: String,
         into bytes: inout [UInt8],
+        segments: inout [SharedSegment],
         job encodeJob: (inout [UInt8]) throws -> Void,
-        inputs encodeInputs: (inout [UInt8]) throws -> Void
+        inputs encodeInputs: (inout [UInt8], inout [SharedSegment]) throws -> Void
     ) throws {
         let start = Frame.begin(.task, in: &bytes)
         bytes.appendLittleEndian(sequence)
@@ -125,8 +127,8 @@ package struct TaskMessage {
         try encodeJob(&bytes)
         let jobLength = UInt32(truncatingIfNeeded: bytes.count - jobLengthAt - 4)
         bytes.storeLittleEndian(jobLength, at: jobLengthAt)
-        try encodeInputs(&bytes)
-        try Frame.finish(at: start, in: &bytes)
+        try encodeInputs(&bytes, &segments)
+        try Frame.finish(at: start, in: &bytes, attachments: segments.count)
     }
 
     /// Rewrites the sequence number of the task frame that starts `frame`.

@@ -11,13 +11,15 @@ package struct ResultMessage {
     /// The encoded `[Output]`.
     package var outputs: UnsafeRawBufferPointer
 
-    /// Appends a whole result frame, with the outputs encoded in place.
+    /// Appends a whole result frame, with the outputs encoded in place; `segments` gets the shared
+    /// segments they name, which go with the frame.
     package static func encode(
         sequence: UInt32,
         busyNanoseconds: UInt64,
         failure: RemoteFailure?,
         into bytes: inout [UInt8],
-        outputs encodeOutputs: (inout [UInt8]) throws -> Void
+        segments: inout [SharedSegment],
+        outputs encodeOutputs: (inout [UInt8], inout [SharedSegment]) throws -> Void
     ) throws {
         let start = Frame.begin(.result, in: &bytes)
         bytes.appendLittleEndian(sequence)
@@ -28,8 +30,9 @@ package struct ResultMessage {
         } else {
             bytes.append(0)
         }
-        try encodeOutputs(&bytes)
-        try Frame.finish(at: start, in: &bytes)
+        let attachedBefore = segments.count
+        try encodeOutputs(&bytes, &segments)
+        try Frame.finish(at: start, in: &bytes, attachments: segments.count - attachedBefore)
     }
 
     /// Reads a result; the outputs point into `payload`.

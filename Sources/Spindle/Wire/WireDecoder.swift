@@ -13,13 +13,19 @@ package enum WireDecoder {
     /// - Parameters:
     ///   - type: The type to decode.
     ///   - bytes: The complete message; nothing may follow it.
+    ///   - segments: The shared segments that came with the message, for its handles.
     /// - Returns: The decoded value.
     /// - Throws: ``WireError`` if the bytes are malformed, truncated or followed by more bytes, or do
     ///   not match `type`, including any `DecodingError` thrown by the type's own `init(from:)`; errors
     ///   of other types that `init(from:)` throws propagate unchanged.
-    package static func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
+    package static func decode<T: Decodable>(
+        _ type: T.Type,
+        from bytes: UnsafeRawBufferPointer,
+        segments: ReceivedSegments? = nil
+    ) throws -> T {
         do {
             let (decoding, bodyEnd) = try WireDecoding.open(bytes)
+            decoding.segments = segments
             let valueEnd = try decoding.valueEnd(at: 0, end: bodyEnd)
             guard valueEnd == bodyEnd else {
                 throw WireError(

@@ -26,6 +26,8 @@ final class WireDecoding {
     @exclusivity(unchecked) var depth = 0
     /// The current path, by depth; `levels[0]` is unused, as the top-level value is at depth 1.
     @exclusivity(unchecked) var levels: [Level] = []
+    /// The shared segments that came with the message, which its handles name by index.
+    @exclusivity(unchecked) var segments: ReceivedSegments?
     /// The fast paths of the last two types asked about: see ``fastDecodable(_:)``.
     @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastDecodable.Type>()
 

@@ -63,8 +63,26 @@ package enum WireEncoder {
     ///   an `EncodingError` or nests deeper than 512 levels; errors of other types that `encode(to:)`
     ///   throws propagate unchanged.
     package static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8]) throws {
-        let originalCount = bytes.count
+        try encode(value, into: &bytes, encoding: WireEncoding())
+    }
+
+    /// Appends the binary encoding of `value` to `bytes`, and the shared segments its handles name
+    /// (a ``SharedArray``'s, say) to `segments`, which go with the message as descriptors.
+    ///
+    /// On failure `bytes` and `segments` are left as they were.
+    package static func encode<T: Encodable>(
+        _ value: T,
+        into bytes: inout [UInt8],
+        segments: inout [SharedSegment]
+    ) throws {
         let encoding = WireEncoding()
+        encoding.segments = segments
+        try encode(value, into: &bytes, encoding: encoding)
+        segments = encoding.segments ?? segments
+    }
+
+    private static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8], encoding: WireEncoding) throws {
+        let originalCount = bytes.count
         swap(&encoding.bytes, &bytes)
         // Put the caller's buffer back on every path, trimmed to what it held if encoding failed.
         defer {

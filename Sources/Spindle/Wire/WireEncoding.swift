@@ -50,6 +50,30 @@ final class WireEncoding {
     @exclusivity(unchecked) var firstKey = -1
     /// The fast paths of the last two types asked about: see ``fastEncodable(_:)``.
     @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastEncodable.Type>()
+    /// The shared segments the message's handles name, sent with it as descriptors; `nil` when the
+    /// message cannot carry any.
+    @exclusivity(unchecked) var segments: [SharedSegment]?
+
+    /// The index of `segment` among the message's attachments, adding it the first time.
+    ///
+    /// - Throws: `EncodingError.invalidValue` when the message cannot carry segments or already
+    ///   carries ``Frame/maximumAttachments``.
+    func attach(_ segment: SharedSegment, of type: Any.Type, codingPath: [any CodingKey]) throws -> Int {
+        func refuse(_ reason: String) -> EncodingError {
+            .invalidValue(type, .init(codingPath: codingPath, debugDescription: reason))
+        }
+        guard var attached = segments else {
+            throw refuse("\(type) is shared memory, and this message cannot carry shared memory")
+        }
+        if let index = attached.firstIndex(where: { $0 === segment }) { return index }
+        guard attached.count < Frame.maximumAttachments else {
+            throw refuse("a message may carry at most \(Frame.maximumAttachments) shared segments")
+        }
+        segments = nil
+        attached.append(segment)
+        segments = attached
+        return attached.count - 1
+    }
 
     /// Writes `value` as a complete message: the value, the key table and the trailer.
     func encodeMessage<T: Encodable>(_ value: T) throws {

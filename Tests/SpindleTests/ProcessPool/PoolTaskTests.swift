@@ -18,8 +18,10 @@ import Testing
         _ body: (ResultMessage) throws -> Void
     ) throws {
         var frame: [UInt8] = []
-        try ResultMessage.encode(sequence: 1, busyNanoseconds: 0, failure: failure, into: &frame) {
-            try WireEncoder.encode(outputs, into: &$0)
+        var segments: [SharedSegment] = []
+        try ResultMessage.encode(sequence: 1, busyNanoseconds: 0, failure: failure, into: &frame, segments: &segments) {
+            bytes,
+            _ in try WireEncoder.encode(outputs, into: &bytes)
         }
         try frame.withUnsafeBytes { bytes in
             try body(try ResultMessage(decoding: UnsafeRawBufferPointer(rebasing: bytes[Frame.headerSize...])))
@@ -28,7 +30,7 @@ import Testing
 
     @Test func aResultWithEveryOutputCompletesTheTask() async throws {
         let task = try chunk(items: 3)
-        try withResult(outputs: [0, 1, 4]) { try task.complete(with: $0) }
+        try withResult(outputs: [0, 1, 4]) { try task.complete(with: $0, segments: nil) }
         #expect(try await task.future.value.outputs == [0, 1, 4])
     }
 
@@ -36,7 +38,7 @@ import Testing
     func aResultOfTheWrongSizeIsAProtocolError(outputs: [Int]) async throws {
         let task = try chunk(items: 3)
         try withResult(outputs: outputs) { result in
-            #expect(throws: WireError.self) { try task.complete(with: result) }
+            #expect(throws: WireError.self) { try task.complete(with: result, segments: nil) }
         }
         let outcome = try await task.future.value
         #expect((outcome.failure as? SpindleError)?.code == .protocolError, "\(String(describing: outcome.failure))")
@@ -47,7 +49,7 @@ import Testing
         let task = try chunk(items: 2)
         let failure = RemoteFailure(kind: .thrown, message: "late")
         try withResult(outputs: [0, 1], failure: failure) { result in
-            #expect(throws: WireError.self) { try task.complete(with: result) }
+            #expect(throws: WireError.self) { try task.complete(with: result, segments: nil) }
         }
         #expect((try await task.future.value.failure as? SpindleError)?.code == .protocolError)
     }
@@ -55,7 +57,7 @@ import Testing
     @Test func aFailureAfterSomeOutputsKeepsThem() async throws {
         let task = try chunk(items: 3)
         try withResult(outputs: [0], failure: RemoteFailure(kind: .thrown, message: "item 1")) {
-            try task.complete(with: $0)
+            try task.complete(with: $0, segments: nil)
         }
         let outcome = try await task.future.value
         #expect(outcome.outputs == [0])

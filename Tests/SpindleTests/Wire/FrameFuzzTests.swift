@@ -8,6 +8,7 @@ import Testing
     /// Streams of valid frames, as a pool and a worker send them.
     static func samples() throws -> [[UInt8]] {
         var poolStream: [UInt8] = []
+        var segments: [SharedSegment] = []
         try SetupMessage(workerID: 3, initializerType: TypeNames.name(of: Int.self)!, initializer: [1, 2]).encode(
             into: &poolStream
         )
@@ -16,22 +17,44 @@ import Testing
                 sequence: sequence,
                 jobType: TypeNames.name(of: [Int].self)!,
                 into: &poolStream,
+                segments: &segments,
                 job: { try WireEncoder.encode([7, 8], into: &$0) },
-                inputs: { try WireEncoder.encode(Array(0..<Int(sequence * 5)), into: &$0) }
+                inputs: { bytes, _ in try WireEncoder.encode(Array(0..<Int(sequence * 5)), into: &bytes) }
             )
         }
         var workerStream: [UInt8] = []
         try ReadyMessage(pid: 1234).encode(into: &workerStream)
-        try ResultMessage.encode(sequence: 1, busyNanoseconds: 99, failure: nil, into: &workerStream) {
-            try WireEncoder.encode([1, 4, 9], into: &$0)
+        try ResultMessage.encode(
+            sequence: 1,
+            busyNanoseconds: 99,
+            failure: nil,
+            into: &workerStream,
+            segments: &segments
+        ) {
+            bytes,
+            _ in try WireEncoder.encode([1, 4, 9], into: &bytes)
         }
         let thrown = RemoteFailure(thrown: TestError(id: 5))
-        try ResultMessage.encode(sequence: 2, busyNanoseconds: 1, failure: thrown, into: &workerStream) {
-            try WireEncoder.encode([Int](), into: &$0)
+        try ResultMessage.encode(
+            sequence: 2,
+            busyNanoseconds: 1,
+            failure: thrown,
+            into: &workerStream,
+            segments: &segments
+        ) {
+            bytes,
+            _ in try WireEncoder.encode([Int](), into: &bytes)
         }
         let coding = RemoteFailure(kind: .coding, message: "cannot encode")
-        try ResultMessage.encode(sequence: 3, busyNanoseconds: 1, failure: coding, into: &workerStream) {
-            try WireEncoder.encode([7], into: &$0)
+        try ResultMessage.encode(
+            sequence: 3,
+            busyNanoseconds: 1,
+            failure: coding,
+            into: &workerStream,
+            segments: &segments
+        ) {
+            bytes,
+            _ in try WireEncoder.encode([7], into: &bytes)
         }
         try SkippedMessage(sequence: 4).encode(into: &workerStream)
         var failed: [UInt8] = []
@@ -51,7 +74,7 @@ import Testing
                 offset += count
                 return count
             }
-            while let (kind, payload) = try reader.nextFrame() {
+            while let (kind, payload, _) = try reader.nextFrame() {
                 switch kind {
                 case .setup: _ = try SetupMessage(decoding: payload)
                 case .ready: _ = try ReadyMessage(decoding: payload)
