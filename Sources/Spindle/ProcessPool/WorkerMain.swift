@@ -101,6 +101,9 @@ enum WorkerMain {
                     // and a result held behind it would keep its future waiting, or be lost (and
                     // its job run again) if this worker is killed.
                     if !outbox.isEmpty { flush() }
+                    // Before the task, so that a job never finds an array its owners freed still
+                    // mapped; after, so that the memory goes as soon as the job lets go of it.
+                    WorkerSegmentCache.sweep()
                     await run(task, segments: frame.segments)
                     WorkerSegmentCache.sweep()
                 }

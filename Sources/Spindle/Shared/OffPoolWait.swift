@@ -9,16 +9,17 @@ import Synchronization
 /// task is cancelled; it should wait in slices (say 50 ms) and give up when it sees the flag.
 ///
 /// - Throws: what `body` throws; ``SpindleError/Code/systemError`` when no thread can be started.
-func waitOffPool<T: Sendable>(
+func waitOffPool<T: Sendable, E: Error>(
     _ name: String,
-    _ body: @escaping @Sendable (_ cancelled: CancellationFlag) throws -> T
+    _ body: @escaping @Sendable (_ cancelled: CancellationFlag) throws(E) -> T
 ) async throws -> T {
     let flag = CancellationFlag()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             do {
                 try startDetachedThread(name: name) {
-                    continuation.resume(with: Result { try body(flag) })
+                    let result = Result<T, E> { () throws(E) -> T in try body(flag) }
+                    continuation.resume(with: result.mapError { $0 as any Error })
                 }
             } catch {
                 continuation.resume(throwing: error)

@@ -36,20 +36,24 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Benchmarks to run, comma-separated: map, latency, cpu, io, process, wire (all by default); or parts of \
-            process: process-jobs, process-map, process-latency, process-transfer, process-timeout, process-start, \
-            process-cpu.
+            Benchmarks to run, comma-separated: map, latency, cpu, io, process, shared, wire (all by default); or \
+            parts of process: process-jobs, process-map, process-latency, process-transfer, process-timeout, \
+            process-start, process-cpu; or of shared: shared-array.
             """
     )
-    var only: String = "map,latency,cpu,io,process,wire"
+    var only: String = "map,latency,cpu,io,process,shared,wire"
 
     private var selected: Set<String> {
         Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
     /// Every name `--only` accepts.
-    static let benchmarkNames: Set<String> = Set(["map", "latency", "cpu", "io", "process", "wire"])
+    static let benchmarkNames: Set<String> = Set(["map", "latency", "cpu", "io", "process", "shared", "wire"])
         .union(ProcessBench.allParts.map { "process-" + $0 })
+        .union(sharedParts.map { "shared-" + $0 })
+
+    /// The parts of the shared-memory benchmark.
+    static let sharedParts: Set<String> = ["array"]
 
     func validate() throws {
         let unknown = selected.subtracting(Self.benchmarkNames)
@@ -216,12 +220,21 @@ struct BenchCommand: AsyncParsableCommand {
             lines += try await ProcessBench(rounds: rounds, runPython: !noPython, parts: processParts).run(note: note)
         }
 
+        // 7. Shared memory: arrays, queues and locks between processes.
+        let sharedSelected =
+            selected.contains("shared")
+            ? Self.sharedParts
+            : Set(selected.filter { $0.hasPrefix("shared-") }.map { String($0.dropFirst("shared-".count)) })
+        if sharedSelected.contains("array") {
+            lines += try await SharedArrayBench(rounds: rounds, runPython: !noPython).run(note: note)
+        }
+
         var table = TextTable(headers: ["benchmark", "what", "measured", "ratio", "goal"], leftAligned: [0, 1])
         for line in lines { table.add(line) }
         print("spindle bench: \(cpus) usable CPUs; ratios are Spindle's advantage, measured side by side\n")
         print(table.render())
 
-        // 7. The wire coder against Foundation's coders, in a table of its own.
+        // 8. The wire coder against Foundation's coders, in a table of its own.
         if selected.contains("wire") {
             note("wire coder against JSONEncoder and PropertyListEncoder, \(rounds + 4) rounds")
             let rows = try WireBenchmark.rows(rounds: rounds + 4)
