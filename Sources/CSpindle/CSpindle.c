@@ -216,3 +216,12 @@ int spindle_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns)
 int spindle_futex_wake(uint32_t *address, int count) {
     return (int)syscall(SYS_futex, address, FUTEX_WAKE, count, NULL, NULL, 0);
 }
+
+// ---- Process-shared synchronisation (ProcessLock) ----
+
+int spindle_mutex_clocklock_monotonic(void *mutex, int64_t deadline_ns) {
+    struct timespec limit = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
+    return pthread_mutex_clocklock((pthread_mutex_t *)mutex, CLOCK_MONOTONIC, &limit);
+}
+
+// ---- end of process-shared synchronisation ----

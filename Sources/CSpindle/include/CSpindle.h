@@ -132,4 +132,13 @@ struct spindle_timed_report {
 int spindle_spawn_timed(const char *path, char *const argv[], char *const envp[], int report_fd, int wait_all,
                         int restore_interrupt, int restore_quit, pid_t *helper);
 
+// ---- Process-shared synchronisation (ProcessLock) ----
+
+/// pthread_mutex_clocklock(3) on CLOCK_MONOTONIC (GNU-only, so Swift cannot import it): takes the
+/// pthread mutex at `mutex`, waiting until CLOCK_MONOTONIC reaches `deadline_ns`. Returns 0 or an
+/// errno value (ETIMEDOUT, EOWNERDEAD, ...), as pthread_mutex_lock does.
+int spindle_mutex_clocklock_monotonic(void *mutex, int64_t deadline_ns);
+
+// ---- end of process-shared synchronisation ----
+
 #endif
