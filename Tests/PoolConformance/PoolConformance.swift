@@ -127,7 +127,8 @@ public struct PoolConformance<P: Pool>: Sendable {
             for try await _ in pool.map(Hold(), inputs, chunkSize: 1) { break }
             let start = ContinuousClock.now
             await pool.shutdown(.graceful)
-            #expect(ContinuousClock.now - start < .seconds(30), "the abandoned items kept running")
+            // An item left running would hold its worker for 60 s; a loaded machine (ThreadSanitizer) can be slow otherwise.
+            #expect(ContinuousClock.now - start < .seconds(55), "the abandoned items kept running")
         case .consumerCancellationStopsMap:
             let consumer = Task {
                 var outputs = 0

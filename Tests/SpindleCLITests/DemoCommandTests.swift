@@ -2,7 +2,7 @@ import Testing
 
 @testable import SpindleCLI
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct DemoCommandTests {
     @Test func theTourPrintsWhatTheReadmeShows() async throws {
         let lines = try await DemoCommand.tour()

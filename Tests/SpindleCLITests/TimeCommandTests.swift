@@ -96,6 +96,10 @@ struct TimeCommandTests {
                 as? [String: Any]
         )
         let verdict = try #require(object["verdict"] as? [String: Any])
+        // In the full, parallel run other tests may take both CPUs from the reader as it wakes; the
+        // verdict must then say so. Alone (scripts/test runs this again), it must be the pipe.
+        let alone = ProcessInfo.processInfo.environment["SPINDLE_TIMING_ALONE"] == "1"
+        if !alone && verdict["code"] as? String == "starvedByOthers" { return }
         #expect(verdict["waiting_on"] as? String == "pipe", "\(verdict)")
         #expect((verdict["text"] as? String)?.hasPrefix("mostly waiting on a pipe") == true)
     }

@@ -49,4 +49,20 @@ struct ReadmeTourTests {
         let outputs = try await squares().collect()
         #expect(outputs == (0..<50_000).map { $0 * $0 })
     }
+
+    /// The README's "Sharing data between processes", in worker processes.
+    @Test func theSharingTourRunsAsDocumented() async throws {
+        let pool = try makeTestPool(workers: 2)
+        let data = try SharedArray<Double>(repeating: 1, count: 1 << 21)
+        data[0] = 2
+        #expect(try await pool.submit(SumShared(data: data.readOnly), 0..<data.count).value == 2_097_153)
+        let progress = try ProcessQueue<Int>(capacity: 1_000)
+        try await progress.put(7)
+        #expect(try await progress.get() == 7)
+        let done = try SharedAtomic(0)
+        #expect(done.add(1) == 1)
+        let lock = try ProcessLock()
+        #expect(try await lock.withLock { 5 } == 5)
+        await pool.shutdown()
+    }
 }

@@ -4,7 +4,7 @@ import Testing
 
 /// `TimeProfile.measure` inside a process of its own (the workloads' `measure` mode), since the
 /// test process runs other tests at the same time and a whole-process figure would count them.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct MeasureInProcessTests {
     let workloads = siblingExecutable("SpindleTimeWorkloads")
 

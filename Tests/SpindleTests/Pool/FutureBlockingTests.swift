@@ -3,7 +3,7 @@ import Testing
 
 /// The blocking, `noasync` ``Future/wait(timeout:)``, always called from a plain thread, and the
 /// ``OneShotSignal`` behind it.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct FutureBlockingTests {
     @Test func waitOnDoneFutureReturnsAtOnce() async throws {
         let future = Future<Int>(completedWith: .success(3))

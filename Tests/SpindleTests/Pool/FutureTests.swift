@@ -239,7 +239,7 @@ import Testing
         #expect(errors.withLock { $0 } == [TestError(id: 2)])
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func manyConcurrentAwaitersAllGetTheValue() async throws {
         let future = Future<Int>()
         let awaiters = 200

@@ -4,7 +4,7 @@ import Testing
 
 /// `Future.wait(_:until:timeout:)` and `Future.asCompleted(_:timeout:)`, driven by futures that the
 /// tests complete by hand, in an order of their choosing.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct FutureWaitingTests {
     typealias F = Future<Int>
 

@@ -5,7 +5,7 @@ import Testing
 
 /// The map engine behind every backend, driven by fake backends: one that completes each chunk at
 /// once, and one whose chunks the test completes by hand.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct MapResultsTests {
     /// What the map engine asks of a backend: start a chunk, hand back its future.
     protocol FakeBackend: Sendable {

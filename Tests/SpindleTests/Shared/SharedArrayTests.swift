@@ -127,6 +127,13 @@ struct SharedArrayTests {
         await pool.shutdown()
     }
 
+    @Test func sharedMemoryAWorkerReadsDoesNotCountAgainstItsMemoryLimit() async throws {
+        let pool = try makeTestPool(workers: 1) { $0.memoryLimit = 64 << 20 }
+        let data = try SharedArray<Double>(repeating: 1, count: 16 << 20)  // 128 MiB
+        #expect(try await pool.submit(SumShared(data: data.readOnly), 0..<data.count).value == Double(16 << 20))
+        await pool.shutdown()
+    }
+
     @Test func anArrayIsNotDataForOtherEncoders() throws {
         let array = try SharedArray<Int>(repeating: 1, count: 3)
         #expect(throws: EncodingError.self) { try JSONEncoder().encode(array) }

@@ -22,13 +22,13 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 /// What a fuzzing run saw.
-struct FuzzReport {
+struct FuzzReport: Sendable {
     /// Inputs the decoder accepted.
     var accepted = 0
     /// Inputs the decoder rejected with the expected error type.
     var rejected = 0
-    /// Up to ten inputs that failed with another error type, with that error.
-    var unexpected: [(input: [UInt8], error: any Error)] = []
+    /// Up to ten inputs that failed with another error type, with that error's type and text.
+    var unexpected: [(input: [UInt8], error: String)] = []
 }
 
 /// Mutates samples of valid input and feeds each result to `decode`.
@@ -70,13 +70,23 @@ func fuzz<Failure: Error>(
         } catch is Failure {
             report.rejected += 1
         } catch {
-            if report.unexpected.count < 10 { report.unexpected.append((input, error)) }
+            if report.unexpected.count < 10 { report.unexpected.append((input, "\(type(of: error)): \(error)")) }
         }
     }
     return report
 }
 
 /// The environment's `SPINDLE_FUZZ_ITERATIONS`, or `defaultValue`: CI under a sanitizer runs fewer.
+/// How many items the tests that map millions of them use: `full`, or `full` divided by
+/// `SPINDLE_BIG_MAP_DIVISOR` (CI under ThreadSanitizer, where an item costs ten times more and the
+/// point is races, not volume).
+func bigMapItems(_ full: Int) -> Int {
+    guard let text = getenv("SPINDLE_BIG_MAP_DIVISOR"), let divisor = Int(String(cString: text)), divisor > 0 else {
+        return full
+    }
+    return max(full / divisor, 1)
+}
+
 func fuzzIterations(default defaultValue: Int) -> Int {
     guard let text = getenv("SPINDLE_FUZZ_ITERATIONS") else { return defaultValue }
     return Int(String(cString: text)) ?? defaultValue

@@ -2,7 +2,7 @@
 import Synchronization
 import Testing
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ConditionLockTests {
     /// A flag threads share; `ConditionLock` is what orders its reads and writes here.
     final class Flag: Sendable {

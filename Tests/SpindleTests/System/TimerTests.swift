@@ -2,7 +2,7 @@
 import Synchronization
 import Testing
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct TimerTests {
     @Test(arguments: [Duration.zero, .milliseconds(1), .milliseconds(20)])
     func timerRunsTheActionOnce(delay: Duration) async {

@@ -4,7 +4,7 @@ import Testing
 
 /// What happens to a program that never shuts its pool down, run in a child process so that the
 /// program's exit itself is what is checked.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ThreadPoolExitTests {
     @Test func programExitsWhileAPoolIsStillAlive() async {
         await #expect(processExitsWith: .exitCode(7)) {

@@ -191,8 +191,13 @@ struct ThreadPoolTests {
 
     /// 10 million items through an identity closure, with a run-ahead of 4 chunks: the inputs read
     /// ahead of the consumer never exceed 4 chunks of the largest automatic size.
+    /// On a thread of its own: ten million ready results keep the loop from ever suspending.
     @Test func tenMillionItemsAreReadLazily() async throws {
-        let count = 10_000_000
+        try await onOwnThread { try await readTenMillionItemsLazily() }
+    }
+
+    private func readTenMillionItemsLazily() async throws {
+        let count = bigMapItems(10_000_000)
         let runAhead = 4
         let pool = try ThreadPool(workers: 2, name: "tplazy")
         let inputs = CountingSequence(count: count)
@@ -268,11 +273,15 @@ struct ThreadPoolTests {
 
 @Suite(.timeLimit(.minutes(3)))
 struct ThreadPoolChunkingTests {
+    /// On a thread of its own: a million ready results keep the loop from ever suspending.
     @Test func aMillionItemsAreFarFewerTasks() async throws {
         let pool = try ThreadPool(workers: 2, name: "tpchunks")
-        var count = 0
-        for try await _ in pool.map(Square(), 0..<1_000_000) { count += 1 }
-        #expect(count == 1_000_000)
+        let count = try await onOwnThread {
+            var count = 0
+            for try await _ in pool.map(Square(), 0..<bigMapItems(1_000_000)) { count += 1 }
+            return count
+        }
+        #expect(count == bigMapItems(1_000_000))
         let tasks = pool.core.tasksSubmitted
         // Chunks aim at ~2 ms of work, so their number depends on how fast items run (a debug build
         // under ThreadSanitizer runs them ~100× slower than release); 20,000 leaves room for that
