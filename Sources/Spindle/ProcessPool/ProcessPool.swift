@@ -40,8 +40,9 @@ public final class ProcessPool: Pool {
         /// Replace each worker after it has run this many jobs (map items), as Python's
         /// `max_tasks_per_child`: a cure for jobs that leak.
         public var maxJobsPerWorker: Int?
-        /// Kill a worker whose resident memory grows past this many bytes; the job it was running
-        /// fails with ``SpindleError/Code/memoryLimitExceeded``. Checked every 10 ms.
+        /// Kill a worker whose resident memory of its own grows past this many bytes; the job it was
+        /// running fails with ``SpindleError/Code/memoryLimitExceeded``. Checked every 10 ms. Shared
+        /// memory it maps (a ``SharedArray`` from its caller) and its program's code do not count.
         public var memoryLimit: Int?
         /// Runs once in each worker before its first job, as Python's `initializer`. If it throws,
         /// the pool fails with ``SpindleError/Code/workerStartFailed``.

@@ -795,7 +795,7 @@ final class ProcessPoolCore: @unchecked Sendable {
         guard let limit = configuration.memoryLimit else { return }
         let pids = lock.withLock { workers.map { ($0, $0.pid) } }
         for (worker, pid) in pids {
-            if let resident = ChildProcess.residentBytes(of: pid), resident > limit {
+            if let resident = ChildProcess.privateResidentBytes(of: pid), resident > limit {
                 lock.withLock { kill(worker, because: .memory(residentBytes: resident)) }
             }
         }

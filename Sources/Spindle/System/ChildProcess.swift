@@ -46,9 +46,10 @@ enum ChildProcess {
         return SpindleError.Termination(waitStatus: status)
     }
 
-    /// Resident memory of `pid` in bytes, from /proc/PID/statm; `nil` once it is gone.
-    static func residentBytes(of pid: pid_t) -> Int? {
+    /// Resident memory of `pid` that is its own, in bytes (see ``parsePrivateResidentBytes(statm:)``),
+    /// from /proc/PID/statm; `nil` once it is gone.
+    static func privateResidentBytes(of pid: pid_t) -> Int? {
         var reader = ProcReader(capacity: 256)
-        return reader.read("/proc/\(pid)/statm").flatMap { parseResidentBytes(statm: $0) }
+        return reader.read("/proc/\(pid)/statm").flatMap { parsePrivateResidentBytes(statm: $0) }
     }
 }

@@ -65,6 +65,17 @@ func parseResidentBytes(statm bytes: ArraySlice<UInt8>) -> Int? {
     return Int(pages) * systemPageSize
 }
 
+/// The resident bytes of a process that are its own, from the text of `/proc/PID/statm`: resident
+/// minus shared (file pages, such as its program's code, and shared memory it maps, such as a
+/// `SharedArray` its caller made).
+func parsePrivateResidentBytes(statm bytes: ArraySlice<UInt8>) -> Int? {
+    let fields = bytes.split(separator: UInt8(ascii: " "))
+    guard fields.count > 2, let resident = parseDecimal(fields[1]), let shared = parseDecimal(fields[2]) else {
+        return nil
+    }
+    return Int(resident > shared ? resident - shared : 0) * systemPageSize
+}
+
 /// The size of a memory page.
 let systemPageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
