@@ -38,7 +38,7 @@ struct BenchCommand: AsyncParsableCommand {
         help: """
             Benchmarks to run, comma-separated: map, latency, cpu, io, process, shared, wire (all by default); or \
             parts of process: process-jobs, process-map, process-latency, process-transfer, process-timeout, \
-            process-start, process-cpu; or of shared: shared-array.
+            process-start, process-cpu; or of shared: shared-array, shared-queue, shared-lock.
             """
     )
     var only: String = "map,latency,cpu,io,process,shared,wire"
@@ -53,7 +53,7 @@ struct BenchCommand: AsyncParsableCommand {
         .union(sharedParts.map { "shared-" + $0 })
 
     /// The parts of the shared-memory benchmark.
-    static let sharedParts: Set<String> = ["array"]
+    static let sharedParts: Set<String> = ["array", "queue", "lock"]
 
     func validate() throws {
         let unknown = selected.subtracting(Self.benchmarkNames)
@@ -227,6 +227,14 @@ struct BenchCommand: AsyncParsableCommand {
             : Set(selected.filter { $0.hasPrefix("shared-") }.map { String($0.dropFirst("shared-".count)) })
         if sharedSelected.contains("array") {
             lines += try await SharedArrayBench(rounds: rounds, runPython: !noPython).run(note: note)
+        }
+        if sharedSelected.contains("queue") {
+            note("ProcessQueue vs multiprocessing.Queue, 200000 small messages between two processes")
+            lines += try await QueueBenchmark.run(messages: 200_000, runPython: !noPython)
+        }
+        if sharedSelected.contains("lock") {
+            note("uncontended lock + unlock: ProcessLock, Synchronization.Mutex, pthread mutexes")
+            lines += LockBenchmark.run()
         }
 
         var table = TextTable(headers: ["benchmark", "what", "measured", "ratio", "goal"], leftAligned: [0, 1])
