@@ -72,21 +72,29 @@ public struct SharedAtomic<Value: SharedAtomicValue>: @unchecked Sendable {
     }
 }
 
+extension SharedAtomic {
+    /// Replaces the value with `transform` of it, atomically (a compare-and-swap loop), and
+    /// returns the new value.
+    private func update(_ transform: (Value) -> Value) -> Value {
+        var current = atomic.pointee.load(ordering: .relaxed)
+        while true {
+            let next = transform(Value(sharedAtomicBits: current))
+            let (exchanged, original) = atomic.pointee.weakCompareExchange(
+                expected: current,
+                desired: next.sharedAtomicBits,
+                ordering: .sequentiallyConsistent
+            )
+            if exchanged { return next }
+            current = original
+        }
+    }
+}
+
 extension SharedAtomic where Value: FixedWidthInteger {
     /// Adds `delta`, wrapping around on overflow, and returns the new value.
     @discardableResult
     public func add(_ delta: Value) -> Value {
-        var current = atomic.pointee.load(ordering: .relaxed)
-        while true {
-            let sum = Value(sharedAtomicBits: current) &+ delta
-            let (exchanged, original) = atomic.pointee.weakCompareExchange(
-                expected: current,
-                desired: sum.sharedAtomicBits,
-                ordering: .sequentiallyConsistent
-            )
-            if exchanged { return sum }
-            current = original
-        }
+        update { $0 &+ delta }
     }
 }
 
@@ -161,16 +169,6 @@ extension SharedAtomic where Value == Double {
     /// Adds `delta` and returns the new value: how workers accumulate a sum.
     @discardableResult
     public func add(_ delta: Double) -> Double {
-        var current = atomic.pointee.load(ordering: .relaxed)
-        while true {
-            let sum = Double(bitPattern: current) + delta
-            let (exchanged, original) = atomic.pointee.weakCompareExchange(
-                expected: current,
-                desired: sum.bitPattern,
-                ordering: .sequentiallyConsistent
-            )
-            if exchanged { return sum }
-            current = original
-        }
+        update { $0 + delta }
     }
 }
