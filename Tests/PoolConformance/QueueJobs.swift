@@ -179,7 +179,7 @@ public struct StreamProgress: Job {
     public func run(_ n: Int) async throws -> Int {
         for step in 1...n {
             try await progress.send(step)
-            let ack = try await acks.get(timeout: .seconds(30))
+            let ack = try await acks.get(timeout: .seconds(120))
             guard ack == step else { throw ConformanceFailure(input: ack) }
         }
         if finishes { progress.finish() }

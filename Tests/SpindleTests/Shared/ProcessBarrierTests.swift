@@ -5,7 +5,7 @@ import Testing
 
 /// The process-shared barrier within one process: generations, places, abort, reset, timeouts and
 /// cancellation. (Dead parties need other processes: see `ProcessSyncPoolTests`.)
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessBarrierTests {
     @Test func partiesMeetGenerationAfterGeneration() async throws {
         let barrier = try ProcessBarrier(parties: 3)
@@ -15,11 +15,11 @@ struct ProcessBarrierTests {
                 group.addTask {
                     if party == 0 {  // one async party among plain threads
                         var places: [Int] = []
-                        for _ in 0..<rounds { places.append(try await barrier.wait(timeout: .seconds(30))) }
+                        for _ in 0..<rounds { places.append(try await barrier.wait(timeout: .seconds(120))) }
                         return places
                     }
                     return try await onPlainThread {
-                        Result { try (0..<rounds).map { _ in try barrier.wait(timeout: .seconds(30)) } }
+                        Result { try (0..<rounds).map { _ in try barrier.wait(timeout: .seconds(120)) } }
                     }.get()
                 }
             }
@@ -46,12 +46,12 @@ struct ProcessBarrierTests {
 
     @Test func abortBreaksItForWaitersAndLaterWaitsUntilReset() async throws {
         let barrier = try ProcessBarrier(parties: 2)
-        let waiter = Task { await onPlainThread { Result { try barrier.wait(timeout: .seconds(30)) } } }
+        let waiter = Task { await onPlainThread { Result { try barrier.wait(timeout: .seconds(120)) } } }
         #expect(await eventually { barrier.waitingCount == 1 })
         barrier.abort()
         #expect(spindleCode(await waiter.value.failure) == .brokenBarrier)
         #expect(barrier.isBroken)
-        await expectSpindleError(.brokenBarrier) { try await barrier.wait(timeout: .seconds(30)) }
+        await expectSpindleError(.brokenBarrier) { try await barrier.wait(timeout: .seconds(120)) }
         barrier.reset()
         #expect(!barrier.isBroken)
         try await meet(barrier)
@@ -59,7 +59,7 @@ struct ProcessBarrierTests {
 
     @Test func resetBreaksItForWaitersAndLeavesItWhole() async throws {
         let barrier = try ProcessBarrier(parties: 2)
-        let waiter = Task { try await barrier.wait(timeout: .seconds(30)) }
+        let waiter = Task { try await barrier.wait(timeout: .seconds(120)) }
         #expect(await eventually { barrier.waitingCount == 1 })
         barrier.reset()
         #expect(spindleCode(await asyncResult { try await waiter.value }.failure) == .brokenBarrier)
@@ -92,8 +92,8 @@ struct ProcessBarrierTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<2 {
                 group.addTask {
-                    try await barrier.wait(timeout: .seconds(30))
-                    try await barrier.wait(timeout: .seconds(30))
+                    try await barrier.wait(timeout: .seconds(120))
+                    try await barrier.wait(timeout: .seconds(120))
                 }
             }
             try await group.waitForAll()

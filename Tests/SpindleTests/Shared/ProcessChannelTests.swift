@@ -5,7 +5,7 @@ import Testing
 
 /// ProcessChannel: a job streams values back while it runs, and the stream ends when the job
 /// finishes it, drops it or dies.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ProcessChannelTests {
     @Test func aJobStreamsProgressThatIsReadWhileItRuns() async throws {
         for finishes in [true, false] {

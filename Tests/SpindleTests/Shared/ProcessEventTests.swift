@@ -5,7 +5,7 @@ import Testing
 
 /// The process-shared event within one process: set, clear, waits that wake, time out and are
 /// cancelled, and a set that is cleared before its waiters run.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessEventTests {
     @Test func setAndClearMoveTheFlag() throws {
         let event = try ProcessEvent()
@@ -23,10 +23,10 @@ struct ProcessEventTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<3 {
                 group.addTask {
-                    try await onPlainThread { Result { try event.wait(timeout: .seconds(30)) } }.get()
+                    try await onPlainThread { Result { try event.wait(timeout: .seconds(120)) } }.get()
                 }
             }
-            for _ in 0..<3 { group.addTask { try await event.wait(timeout: .seconds(30)) } }
+            for _ in 0..<3 { group.addTask { try await event.wait(timeout: .seconds(120)) } }
             #expect(await eventually { event.sleeperCount >= 3 }, "the plain threads went to sleep")
             event.set()
             try await group.waitForAll()
@@ -35,7 +35,7 @@ struct ProcessEventTests {
 
     @Test func aWaiterSeesASetThatWasClearedBeforeItWoke() async throws {
         let event = try ProcessEvent()
-        let waiter = Task { await onPlainThread { Result { try event.wait(timeout: .seconds(30)) } } }
+        let waiter = Task { await onPlainThread { Result { try event.wait(timeout: .seconds(120)) } } }
         #expect(await eventually { event.sleeperCount > 0 }, "the waiter went to sleep")
         event.set()
         event.clear()

@@ -7,7 +7,7 @@ import Testing
 
 /// The process-shared lock within one process: exclusion between threads and tasks, try and timed
 /// takes, async waits that leave the cooperative pool free, and a holder that ends while holding it.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessLockTests {
     @Test func threadsExcludeEachOther() async throws {
         let lock = try ProcessLock()
@@ -53,10 +53,10 @@ struct ProcessLockTests {
         startPlainThread {
             try? lock.withLock {
                 held.set()
-                try? release.wait(timeout: .seconds(30))
+                try? release.wait(timeout: .seconds(120))
             }
         }
-        try await held.wait(timeout: .seconds(30))
+        try await held.wait(timeout: .seconds(120))
         let (tried, timed) = await onPlainThread { () -> (Bool?, SpindleError.Code?) in
             let tried = try? lock.tryLock()
             let timed = Result { try lock.lock(timeout: .milliseconds(50)) }
@@ -67,7 +67,7 @@ struct ProcessLockTests {
         await expectSpindleError(.timedOut) { try await lock.withLock(timeout: .milliseconds(50)) {} }
         release.set()
         // Free again: the holder's thread releases it as it leaves withLock.
-        #expect(try await lock.withLock(timeout: .seconds(30)) { 42 } == 42)
+        #expect(try await lock.withLock(timeout: .seconds(120)) { 42 } == 42)
         let again = await onPlainThread { () -> Bool in
             guard (try? lock.tryLock()) == true else { return false }
             lock.unlock()
@@ -87,10 +87,10 @@ struct ProcessLockTests {
         startPlainThread {
             try? lock.withLock {
                 held.set()
-                do { try letGo.wait(timeout: .seconds(30)) } catch { holderTimedOut.store(true, ordering: .relaxed) }
+                do { try letGo.wait(timeout: .seconds(120)) } catch { holderTimedOut.store(true, ordering: .relaxed) }
             }
         }
-        try await held.wait(timeout: .seconds(30))
+        try await held.wait(timeout: .seconds(120))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask { try await lock.withLock { counters[0] += 1 } }
@@ -110,16 +110,16 @@ struct ProcessLockTests {
         startPlainThread {
             try? lock.withLock {
                 held.set()
-                try? release.wait(timeout: .seconds(30))
+                try? release.wait(timeout: .seconds(120))
             }
         }
-        try await held.wait(timeout: .seconds(30))
+        try await held.wait(timeout: .seconds(120))
         let waiter = Task { try await lock.withLock { 1 } }
         waiter.cancel()
         let outcome = await asyncResult { try await waiter.value }
         #expect(spindleCode(outcome.failure) == .cancelled)
         release.set()
-        #expect(try await lock.withLock(timeout: .seconds(30)) { 2 } == 2)
+        #expect(try await lock.withLock(timeout: .seconds(120)) { 2 } == 2)
     }
 
     @Test func aThreadThatEndsHoldingTheLockReportsItsDeathOnce() async throws {

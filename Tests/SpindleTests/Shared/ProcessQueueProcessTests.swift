@@ -5,7 +5,7 @@ import Testing
 
 /// ProcessQueue between processes: jobs in a pool's workers put and get while the parent does, and
 /// workers die with `SIGKILL` in the middle of it.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ProcessQueueProcessTests {
     @Test func producersInWorkersReachTheParentExactlyOnce() async throws {
         let queue = try ProcessQueue<QueueMessage>(capacity: 64, byteCapacity: 4_096)

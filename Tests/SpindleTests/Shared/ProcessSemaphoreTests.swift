@@ -7,7 +7,7 @@ import Testing
 
 /// The process-shared semaphore within one process: counting, bounding concurrency, timeouts, and
 /// async waits.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessSemaphoreTests {
     @Test func itCountsPermits() throws {
         let semaphore = try ProcessSemaphore(value: 2)
@@ -58,7 +58,7 @@ struct ProcessSemaphoreTests {
     @Test func aReleaseWakesAsyncWaiters() async throws {
         let semaphore = try ProcessSemaphore(value: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 { group.addTask { try await semaphore.acquire(timeout: .seconds(30)) } }
+            for _ in 0..<4 { group.addTask { try await semaphore.acquire(timeout: .seconds(120)) } }
             group.addTask { semaphore.release(4) }
             try await group.waitForAll()
         }
@@ -67,7 +67,7 @@ struct ProcessSemaphoreTests {
 
     @Test func aBlockedWaiterWakesOnARelease() async throws {
         let semaphore = try ProcessSemaphore(value: 0)
-        let waiter = Task { await onPlainThread { Result { try semaphore.acquire(timeout: .seconds(30)) } } }
+        let waiter = Task { await onPlainThread { Result { try semaphore.acquire(timeout: .seconds(120)) } } }
         #expect(await eventually { semaphore.sleeperCount > 0 }, "the waiter went to sleep")
         semaphore.release()
         await #expect(throws: Never.self) { try await waiter.value.get() }

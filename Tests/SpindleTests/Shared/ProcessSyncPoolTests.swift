@@ -8,7 +8,7 @@ import Testing
 /// travel as handles to the same memory, exclude and wake across processes, and a worker SIGKILLed
 /// while it holds the lock, or while the others wait for it at a barrier, leaves an error behind
 /// rather than a hang.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ProcessSyncPoolTests {
     @Test func aLockExcludesAcrossWorkersAndTheParent() async throws {
         let lock = try ProcessLock()
@@ -31,13 +31,13 @@ struct ProcessSyncPoolTests {
         let ready = try ProcessSemaphore(value: 0)
         try await withSyncPool(workers: 3) { pool in
             let victim = pool.submit(HoldLockThenDie(lock: lock, held: held, die: die), 0)
-            try await held.wait(timeout: .seconds(30))
+            try await held.wait(timeout: .seconds(120))
             // The victim's worker is busy, so the takers go to the two idle ones.
             let takers = (0..<2).map {
                 pool.submit(TakeLockAfterDeath(lock: lock, counters: counters, ready: ready), $0)
             }
-            try await ready.acquire(timeout: .seconds(30))
-            try await ready.acquire(timeout: .seconds(30))
+            try await ready.acquire(timeout: .seconds(120))
+            try await ready.acquire(timeout: .seconds(120))
             die.set()
             let death = await asyncResult { try await victim.value }
             #expect((death.failure as? SpindleError)?.termination == .signalled(SIGKILL))
@@ -54,11 +54,11 @@ struct ProcessSyncPoolTests {
         try await withSyncPool(workers: 2) { pool in
             let victim = pool.submit(BarrierThenDie(barrier: barrier), 1)
             let survivor = pool.submit(BarrierRounds(barrier: barrier), 2)
-            let place = try await barrier.wait(timeout: .seconds(30))
+            let place = try await barrier.wait(timeout: .seconds(120))
             #expect((0..<3).contains(place), "the first generation meets")
             let start = ContinuousClock.now
-            await expectSpindleError(.brokenBarrier) { try await barrier.wait(timeout: .seconds(60)) }
-            #expect(ContinuousClock.now - start < .seconds(30), "broken when the death was seen, not at the timeout")
+            await expectSpindleError(.brokenBarrier) { try await barrier.wait(timeout: .seconds(240)) }
+            #expect(ContinuousClock.now - start < .seconds(120), "broken when the death was seen, not at the timeout")
             #expect((await asyncResult { try await victim.value }.failure as? SpindleError)?.code == .workerDied)
             let survivorError = await asyncResult { try await survivor.value }.failure
             #expect(
@@ -77,8 +77,8 @@ struct ProcessSyncPoolTests {
             #expect(await eventually { barrier.waitingCount == 1 })
             kill(pid, SIGKILL)
             let start = ContinuousClock.now
-            await expectSpindleError(.brokenBarrier) { try await barrier.wait(timeout: .seconds(60)) }
-            #expect(ContinuousClock.now - start < .seconds(30), "broken when the death was seen, not at the timeout")
+            await expectSpindleError(.brokenBarrier) { try await barrier.wait(timeout: .seconds(240)) }
+            #expect(ContinuousClock.now - start < .seconds(120), "broken when the death was seen, not at the timeout")
             #expect((await asyncResult { try await victim.value }.failure as? SpindleError)?.code == .workerDied)
         }
     }
@@ -101,11 +101,11 @@ struct ProcessSyncPoolTests {
         let ready = try ProcessSemaphore(value: 0)
         try await withSyncPool(workers: 2) { pool in
             #expect(try await pool.submit(ReleasePermits(semaphore: permits), 3).value == 3)
-            for _ in 0..<3 { try await permits.acquire(timeout: .seconds(30)) }
+            for _ in 0..<3 { try await permits.acquire(timeout: .seconds(120)) }
             #expect(permits.value == 0)
             let waiters = (0..<2).map { pool.submit(AwaitEvent(event: event, ready: ready), 60 + $0) }
-            try await ready.acquire(timeout: .seconds(30))
-            try await ready.acquire(timeout: .seconds(30))
+            try await ready.acquire(timeout: .seconds(120))
+            try await ready.acquire(timeout: .seconds(120))
             event.set()
             for waiter in waiters { #expect(try await waiter.value > 0) }
         }

@@ -7,7 +7,7 @@ import Testing
 
 /// `SharedArray` and `SharedAtomic`: the same memory on both sides of a pool, never a copy, and
 /// nothing left behind.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct SharedArrayTests {
     @Test func anArrayReadsAndWritesLikeAnArray() throws {
         let array = try SharedArray<Double>(repeating: 1.5, count: 5)

@@ -8,7 +8,7 @@ import Testing
 /// What shared memory leaves behind, each case in a child process of its own (an exit test), so
 /// that mappings, descriptors and children can be counted without other tests in the way, and so
 /// that a process can be killed.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct SharedMemoryExitTests {
     @Test func noSegmentOutlivesItsValuesAndPool() async {
         await #expect(processExitsWith: .success) {
