@@ -4,7 +4,7 @@ import Spindle
 import Testing
 
 /// `spindle compare` end to end, on workloads small enough for a test.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct CompareCommandTests {
     @Test func runsEveryWorkloadOnEveryWorkerCount() async throws {
         let folder = try temporaryFolder("spindle-compare-test")

@@ -2,7 +2,7 @@ import PoolConformance
 import Spindle
 import Testing
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessPoolConformanceTests {
     @Test(arguments: PoolConformance<ProcessPool>.Check.allCases)
     func conformance(_ check: PoolConformance<ProcessPool>.Check) async throws {

@@ -6,7 +6,7 @@ import Testing
 /// Whole-process behaviour of a process pool, each in a child process of its own (an exit test), so
 /// that descriptors and child processes can be counted without other tests' pools in the way, and
 /// so that a process can die.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessPoolExitTests {
     @Test func noZombieOrphanOrDescriptorOutlivesAPool() async {
         await #expect(processExitsWith: .success) {

@@ -5,7 +5,7 @@ import Testing
 
 /// What happens when jobs in worker processes crash, exit, run late, hog memory or break the wire:
 /// only the job at fault fails, with an error that says why, and the pool carries on.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessPoolFaultTests {
     @Test(arguments: Death.allCases)
     func aDyingWorkerFailsOnlyItsJob(_ death: Death) async throws {

@@ -7,7 +7,7 @@ struct OnlyInTheTests: Job {
     func run(_ x: Int) async throws -> Int { x }
 }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessPoolTests {
     @Test func smoke() async throws {
         let pool = try makeTestPool()

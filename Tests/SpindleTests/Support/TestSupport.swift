@@ -78,7 +78,7 @@ final class BlockingBarrier: @unchecked Sendable {
 
     /// Arrives and blocks until all parties have; `false` if they had not after `timeout`, so a
     /// broken pool makes a test fail rather than hang.
-    func arriveAndWait(timeout: Duration = .seconds(30)) -> Bool {
+    func arriveAndWait(timeout: Duration = .seconds(120)) -> Bool {
         let deadline = monotonicNanoseconds() + timeout.clampedNanoseconds
         return lock.withLock {
             arrived += 1
@@ -93,7 +93,7 @@ final class BlockingBarrier: @unchecked Sendable {
 
 /// Polls `condition` until it holds or `timeout` passes; only for facts that have no signal of
 /// their own (such as a thread having exited). Returns whether it held.
-func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
+func eventually(timeout: Duration = .seconds(120), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
         guard ContinuousClock.now < deadline else { return false }

@@ -2,7 +2,7 @@ import PoolConformance
 import Spindle
 import Testing
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ThreadPoolConformanceTests {
     @Test(arguments: PoolConformance<ThreadPool>.Check.allCases)
     func conformance(_ check: PoolConformance<ThreadPool>.Check) async throws {
