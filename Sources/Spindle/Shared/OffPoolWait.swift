@@ -11,7 +11,6 @@ import Synchronization
 ///
 /// - Throws: what `body` throws; ``SpindleError/Code/systemError`` when no thread can be started.
 func waitOffPool<T: Sendable, E: Error>(
-    _ name: String,
     _ body: @escaping @Sendable (_ cancelled: CancellationFlag) throws(E) -> T
 ) async throws -> T {
     let flag = CancellationFlag()
@@ -31,7 +30,7 @@ func waitOffPool<T: Sendable, E: Error>(
     }
 }
 
-/// Whether the task waiting through ``waitOffPool(_:_:)`` was cancelled.
+/// Whether the task waiting through ``waitOffPool(_:)`` was cancelled.
 final class CancellationFlag: Sendable {
     private let flag = Atomic(false)
 

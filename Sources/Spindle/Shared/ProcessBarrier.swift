@@ -165,7 +165,7 @@ public struct ProcessBarrier: Sendable {
     private func wait(deadline: WaitDeadline, timeout: Duration?) async throws -> Int {
         let arrival = try arrive()
         guard case .waiting(let generation, let index) = arrival else { return arrival.index }
-        return try await waitOffPool("spindle-barrier") { cancelled throws(SpindleError) in
+        return try await waitOffPool { cancelled throws(SpindleError) in
             try self.awaitRelease(generation, index, deadline, timeout: timeout, cancelled)
         }
     }

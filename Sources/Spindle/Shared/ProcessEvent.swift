@@ -111,7 +111,7 @@ public struct ProcessEvent: Sendable {
     private func wait(deadline: WaitDeadline, timeout: Duration?) async throws {
         let start = state.load()
         if start & 1 != 0 { return }
-        try await waitOffPool("spindle-event") { cancelled throws(SpindleError) in
+        try await waitOffPool { cancelled throws(SpindleError) in
             try self.wait(from: start, deadline, timeout: timeout, cancelled)
         }
     }

@@ -190,7 +190,7 @@ public struct ProcessLock: Sendable {
                 return try body()
             }
             if deadline.hasPassed { throw SpindleError.waitTimedOut("taking a process lock", timeout) }
-            try await waitOffPool("spindle-lock") { cancelled throws(SpindleError) in
+            try await waitOffPool { cancelled throws(SpindleError) in
                 try self.waitUntilFree(deadline, timeout: timeout, cancelled)
             }
         }

@@ -124,7 +124,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         // Try, and spin a moment, on this thread; sleep only on a thread of its own.
         if try put(message, deadline: deadline, cancelled: nil, sleeping: false) { return }
         try Self.checkWaiting(deadline: deadline)
-        let done = try await waitOffPool("spindle-qput") { cancelled throws in
+        let done = try await waitOffPool { cancelled throws in
             try self.put(message, deadline: deadline, cancelled: cancelled, sleeping: true)
         }
         guard done else { throw SpindleError(.timedOut, "the process queue stayed full for \(timeout ?? .zero)") }
@@ -220,7 +220,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         case .nothing: break
         }
         try Self.checkWaiting(deadline: deadline)
-        let taken = try await waitOffPool("spindle-qget") { cancelled throws in
+        let taken = try await waitOffPool { cancelled throws in
             try self.take(deadline: deadline, cancelled: cancelled, sleeping: true, poll: poll)
         }
         switch taken {

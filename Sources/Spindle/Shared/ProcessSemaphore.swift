@@ -118,7 +118,7 @@ public struct ProcessSemaphore: Sendable {
 
     private func acquire(deadline: WaitDeadline, timeout: Duration?) async throws {
         if tryAcquire() { return }
-        try await waitOffPool("spindle-sem") { cancelled throws(SpindleError) in
+        try await waitOffPool { cancelled throws(SpindleError) in
             try self.acquire(deadline, timeout: timeout, cancelled)
         }
     }
