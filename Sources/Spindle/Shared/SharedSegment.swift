@@ -1,4 +1,3 @@
-internal import CSpindle
 internal import Glibc
 import Synchronization
 
@@ -69,21 +68,8 @@ package final class SharedSegment: @unchecked Sendable {
         guard byteCount >= 0, byteCount <= Int.max - Self.headerSize else {
             throw SpindleError(.invalidArgument, "a shared segment of \(byteCount) bytes")
         }
-        let fd = spindle_memfd_create(Self.namePrefix + "\(kind)")
-        guard fd >= 0 else { throw .system("memfd_create") }
         let total = Self.headerSize + byteCount
-        guard ftruncate(fd, off_t(total)) == 0 else {
-            let err = errno
-            close(fd)
-            throw .system("ftruncate to \(total) bytes", err)
-        }
-        let mapping: UnsafeMutableRawPointer
-        do {
-            mapping = try Self.map(fd, bytes: total)
-        } catch {
-            close(fd)
-            throw error
-        }
+        let (fd, mapping) = try makeMappedMemoryFile(name: Self.namePrefix + "\(kind)", byteCount: total)
         mapping.storeBytes(of: Self.magic, toByteOffset: 0, as: UInt64.self)
         mapping.storeBytes(of: kind.rawValue, toByteOffset: 8, as: UInt32.self)
         mapping.storeBytes(of: UInt64(byteCount), toByteOffset: 16, as: UInt64.self)
@@ -117,7 +103,7 @@ package final class SharedSegment: @unchecked Sendable {
         }
         let mapping: UnsafeMutableRawPointer
         do {
-            mapping = try Self.map(fd, bytes: size)
+            mapping = try mapShared(fd, byteCount: size)
         } catch {
             close(fd)
             throw error
@@ -147,13 +133,6 @@ package final class SharedSegment: @unchecked Sendable {
         closeDescriptor(descriptor)
     }
 
-    private static func map(_ fd: Int32, bytes: Int) throws(SpindleError) -> UnsafeMutableRawPointer {
-        guard let pointer = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), pointer != MAP_FAILED else {
-            throw .system("mmap of \(bytes) bytes of shared memory")
-        }
-        return pointer
-    }
-
     /// The header's owner count, shared by every process that maps the segment.
     private var owners: UnsafeMutablePointer<Atomic<UInt32>> {
         (mapping + 24).assumingMemoryBound(to: Atomic<UInt32>.self)
@@ -165,9 +144,8 @@ package final class SharedSegment: @unchecked Sendable {
     /// The segment's identity on this machine (device and inode of its memfd), the same in every
     /// process that has it open.
     package var identity: Identity {
-        var status = stat()
-        _ = fstat(descriptor, &status)
-        return Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        // fstat of a descriptor this object keeps open cannot fail.
+        Identity(of: descriptor)!
     }
 
     /// Which file a segment is: what a worker's cache looks up a received descriptor by.

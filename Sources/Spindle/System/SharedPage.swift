@@ -32,33 +32,13 @@ final class SharedPage: @unchecked Sendable {
 
     /// Makes a new shared page (the pool's side).
     init(name: String) throws(SpindleError) {
-        let fd = spindle_memfd_create(name)
-        guard fd >= 0 else { throw .system("memfd_create") }
-        guard ftruncate(fd, off_t(Self.size)) == 0 else {
-            let err = errno
-            close(fd)
-            throw .system("ftruncate", err)
-        }
-        do {
-            base = try Self.map(fd)
-        } catch {
-            close(fd)
-            throw error
-        }
-        descriptor = fd
+        (descriptor, base) = try makeMappedMemoryFile(name: name, byteCount: Self.size)
     }
 
     /// Maps the page passed in `fd` (the worker's side).
     init(mapping fd: Int32) throws(SpindleError) {
-        base = try Self.map(fd)
+        base = try mapShared(fd, byteCount: Self.size)
         descriptor = fd
-    }
-
-    private static func map(_ fd: Int32) throws(SpindleError) -> UnsafeMutableRawPointer {
-        guard let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), pointer != MAP_FAILED else {
-            throw .system("mmap")
-        }
-        return pointer
     }
 
     deinit {
