@@ -101,8 +101,8 @@ enum WorkerMain {
                     // and a result held behind it would keep its future waiting, or be lost (and
                     // its job run again) if this worker is killed.
                     if !outbox.isEmpty { flush() }
-                    // Before the task, so that a job never finds an array its owners freed still
-                    // mapped; after, so that the memory goes as soon as the job lets go of it.
+                    // Before the task, so that memory its owners freed while this worker was busy
+                    // goes now, not at the next idle moment; after, as soon as the job lets go.
                     WorkerSegmentCache.sweep()
                     await run(task, segments: frame.segments)
                     WorkerSegmentCache.sweep()
@@ -142,10 +142,11 @@ enum WorkerMain {
                     if n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { return n }
                 } while monotonicNanoseconds() < deadline
             }
-            while WorkerSegmentCache.count > 0 {
+            var cached = WorkerSegmentCache.count
+            while cached > 0 {
                 var ready = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
                 if spindle_poll(&ready, 1, 100_000_000) > 0 { break }
-                WorkerSegmentCache.sweep()
+                cached = WorkerSegmentCache.sweep()
             }
             return inbox.receive(from: socket)
         }

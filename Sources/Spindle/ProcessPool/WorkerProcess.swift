@@ -100,9 +100,11 @@ final class WorkerProcess: @unchecked Sendable {
     /// is never copied. A frame's segments leave with the first byte of its buffer.
     func queue(_ frame: [UInt8], segments: [SharedSegment] = []) {
         let small = 64 * 1024
+        // Segments joining a buffer must leave with its first byte: not once that has gone.
+        let lastHasStartedLeaving = outbox.count == 1 && outboxOffset > 0
         if frame.count < small, let last = outbox.last, last.bytes.count < small,
-            last.segments.count + segments.count <= Int(SPINDLE_MAX_ATTACHED),
-            outbox.count > 1 || outboxOffset == 0 || segments.isEmpty
+            segments.isEmpty
+                || !lastHasStartedLeaving && last.segments.count + segments.count <= Int(SPINDLE_MAX_ATTACHED)
         {
             outbox[outbox.count - 1].bytes.append(contentsOf: frame)
             outbox[outbox.count - 1].segments.append(contentsOf: segments)

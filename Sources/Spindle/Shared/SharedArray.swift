@@ -67,13 +67,7 @@ public struct SharedArray<Element: BitwiseCopyable>: @unchecked Sendable {
     /// - Throws: ``SpindleError/Code/systemError`` when the memory cannot be had.
     public init(_ elements: some Collection<Element>) throws(SpindleError) {
         try self.init(uninitializedCount: elements.count)
-        withUnsafeMutableBufferPointer { buffer in
-            var index = 0
-            for element in elements {
-                buffer[index] = element
-                index += 1
-            }
-        }
+        _ = withUnsafeMutableBufferPointer { $0.initialize(from: elements) }
     }
 
     /// Memory for `count` elements, zero bits until written.
