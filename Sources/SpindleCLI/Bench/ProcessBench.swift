@@ -265,17 +265,10 @@ enum PythonProcessBaseline {
             print(json.dumps(out))
         """#
 
-    /// Runs the script from a temporary file (process pools that spawn need an importable main).
+    /// Runs the script (from a file: its pools that spawn need an importable main).
     static func run(note: (String) -> Void) -> Result<Results, CLIError> {
         note("Python multiprocessing.Pool and ProcessPoolExecutor")
-        let path = NSTemporaryDirectory() + "spindle-bench-\(getpid()).py"
-        do {
-            try script.write(toFile: path, atomically: true, encoding: .utf8)
-        } catch {
-            return .failure(CLIError("cannot write the Python script: \(error)"))
-        }
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        return PythonBaseline.runScript(arguments: [path], decoding: Results.self)
+        return PythonBaseline.runScriptFile(script, decoding: Results.self)
     }
 }
 

@@ -69,6 +69,23 @@ enum PythonBaseline {
         )
     }
 
+    /// Runs `script` from a temporary file, which process pools that spawn their workers need (they
+    /// import the main module), with `arguments`; decodes the one JSON object it prints.
+    static func runScriptFile<T: Decodable>(
+        _ script: String,
+        arguments: [String] = [],
+        decoding: T.Type
+    ) -> Result<T, CLIError> {
+        let path = NSTemporaryDirectory() + "spindle-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).py"
+        do {
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            return .failure(CLIError("cannot write the Python script: \(error)"))
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return runScript(arguments: [path] + arguments, decoding: decoding)
+    }
+
     /// Runs `python3` with `arguments` and decodes the one JSON object it prints.
     static func runScript<T: Decodable>(arguments: [String], decoding: T.Type) -> Result<T, CLIError> {
         let process = Process()

@@ -105,15 +105,9 @@ enum PythonSharedBaseline {
         note(
             "Python ProcessPoolExecutor summing NumPy arrays of \(sizesMiB.map(String.init).joined(separator: ", ")) MiB"
         )
-        let path = NSTemporaryDirectory() + "spindle-bench-shared-\(getpid()).py"
-        do {
-            try script.write(toFile: path, atomically: true, encoding: .utf8)
-        } catch {
-            return .failure(CLIError("cannot write the Python script: \(error)"))
-        }
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        return PythonBaseline.runScript(
-            arguments: [path, sizesMiB.map(String.init).joined(separator: ","), String(max(rounds, 3))],
+        return PythonBaseline.runScriptFile(
+            script,
+            arguments: [sizesMiB.map(String.init).joined(separator: ","), String(max(rounds, 3))],
             decoding: [String: Double].self
         )
     }
