@@ -1,3 +1,4 @@
+internal import Glibc
 import Synchronization
 
 /// How a party arrives, waits, and finds dead parties: see ``ProcessBarrier``'s discussion for the
@@ -50,19 +51,30 @@ extension ProcessBarrier {
             let generation = Self.generation(of: current)
             let count = Int(current & Self.countMask)
             let parity = generation & 1
-            if count + 1 >= parties {
-                // The last party: empty the next generation's list (the one before this one's),
-                // record itself in this one's, which the next generation checks, then trip.
-                clearList(parity ^ 1)
-                slot(parity, count).pointee.store(me, ordering: .releasing)
-                if state.compareExchange(current, Self.nextGeneration(of: current)) {
+            if count >= parties {
+                // The last party has claimed the final place and is tripping the barrier: this
+                // arrival belongs to the next generation (more processes than parties use it).
+                sched_yield()
+                continue
+            }
+            // Every party, the last too, first claims its place: so only one can be the last.
+            guard state.compareExchange(current, current + 1) else { continue }
+            // Between the swap and this store, a death goes unseen: the documented gap.
+            slot(parity, count).pointee.store(me, ordering: .releasing)
+            guard count + 1 == parties else { return .waiting(generation: generation, index: count) }
+            // The last party: empty the next generation's list (the one before this one's; this
+            // one's is what the next generation checks), then trip, unless an abort or a reset
+            // came first.
+            clearList(parity ^ 1)
+            while true {
+                let claimed = state.load()
+                guard Self.generation(of: claimed) == generation, claimed & Self.brokenBit == 0 else {
+                    throw Self.broken("it was aborted or reset as its last party arrived")
+                }
+                if state.compareExchange(claimed, Self.nextGeneration(of: claimed)) {
                     state.wake()
                     return .released(index: count)
                 }
-            } else if state.compareExchange(current, current + 1) {
-                // Between the swap and this store, a death goes unseen: the documented gap.
-                slot(parity, count).pointee.store(me, ordering: .releasing)
-                return .waiting(generation: generation, index: count)
             }
         }
     }

@@ -32,6 +32,34 @@ struct ProcessBarrierTests {
         #expect(barrier.waitingCount == 0)
     }
 
+    @Test func moreThreadsThanPartiesFillGenerationsOneLastPartyEach() async throws {
+        // Four threads on a barrier of two: arrivals race for the last place of a generation, and
+        // exactly one may take it and trip, or a generation would end with a party too many.
+        // Each arrival takes a ticket first, so that the arrivals are an even number and no thread
+        // is left with the last one alone (a thread holds one ticket at a time: it waits on it).
+        let barrier = try ProcessBarrier(parties: 2)
+        let generations = 400
+        let tickets = try SharedAtomic(0)
+        let places = await withTaskGroup(of: [Int].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    await onPlainThread {
+                        var places: [Int] = []
+                        while tickets.add(1) <= 2 * generations {
+                            guard let place = try? barrier.wait(timeout: .seconds(120)) else { break }
+                            places.append(place)
+                        }
+                        return places
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(places.count == 2 * generations, "every wait returned")
+        #expect(places.filter { $0 == 1 }.count == generations, "one last party per generation")
+        #expect(!barrier.isBroken && barrier.waitingCount == 0)
+    }
+
     @Test(arguments: [0, ProcessBarrier.maximumParties + 1])
     func anImpossiblePartyCountIsRefused(_ parties: Int) {
         let error = #expect(throws: SpindleError.self) { try ProcessBarrier(parties: parties) }
