@@ -104,23 +104,21 @@ public struct ProcessLock: Sendable {
     /// The corresponding C function is `pthread_mutex_clocklock` on `CLOCK_MONOTONIC`.
     @available(*, noasync, message: "use withLock(timeout:_:) async: a task may resume on another thread")
     public func lock(timeout: Duration) throws {
-        let deadline = WaitDeadline(timeout)
-        let err = spindle_mutex_clocklock_monotonic(mutex, Int64(clamping: deadline.end ?? 0))
+        let end = monotonicNanoseconds() &+ timeout.clampedNanoseconds
+        let err = spindle_mutex_clocklock_monotonic(mutex, Int64(clamping: end))
         if err == ETIMEDOUT { throw SpindleError.waitTimedOut("taking a process lock", timeout) }
         try check(err, "lock")
     }
 
-    /// Takes the lock if it is free, without waiting; returns whether it did.
+    /// Takes the lock if it is free, without waiting; returns whether it did. On the thread that
+    /// holds it, it traps as ``lock()`` does (a robust mutex reports its holder, not "busy").
     ///
     /// - Throws: ``SpindleError/Code/ownerDied`` as ``lock()`` does.
     ///
     /// The corresponding C function is `pthread_mutex_trylock`.
     @available(*, noasync, message: "use withLock(_:) async: a task may resume on another thread")
     public func tryLock() throws -> Bool {
-        let err = pthread_mutex_trylock(mutex)
-        if err == EBUSY { return false }
-        try check(err, "trylock")
-        return true
+        try lockIfFree()
     }
 
     /// Releases the lock, which the calling thread must hold (it traps otherwise).
@@ -128,8 +126,7 @@ public struct ProcessLock: Sendable {
     /// The corresponding C function is `pthread_mutex_unlock`.
     @available(*, noasync, message: "use withLock(_:) async: a task may resume on another thread")
     public func unlock() {
-        let err = pthread_mutex_unlock(mutex)
-        precondition(err == 0, "ProcessLock.unlock() by a thread that does not hold the lock (errno \(err))")
+        unlockHeld()
     }
 
     /// Runs `body` holding the lock, and returns what it returns.
@@ -196,7 +193,7 @@ public struct ProcessLock: Sendable {
         }
     }
 
-    /// `tryLock` for the async path, where `noasync` would warn.
+    /// `tryLock`, callable from the async path, where the public one is `noasync`.
     private func lockIfFree() throws(SpindleError) -> Bool {
         let err = pthread_mutex_trylock(mutex)
         if err == EBUSY { return false }
@@ -206,7 +203,7 @@ public struct ProcessLock: Sendable {
 
     private func unlockHeld() {
         let err = pthread_mutex_unlock(mutex)
-        precondition(err == 0, "pthread_mutex_unlock of a held process lock failed: \(err)")
+        precondition(err == 0, "ProcessLock unlocked by a thread that does not hold it (errno \(err))")
     }
 
     /// Blocks until the lock was free at least once: takes it on this helper thread and releases it
@@ -254,7 +251,13 @@ public struct ProcessLock: Sendable {
             // kernel then reports as a second death, so this is not expected; say so if it happens.
             throw SpindleError(.ownerDied, "a process lock is unusable: a holder died and it was not repaired")
         case EDEADLK:
-            preconditionFailure("ProcessLock taken again by the thread that holds it: it is not recursive")
+            // The lock word names this thread as the holder. Either it really holds the lock, a
+            // programming error, or a holder died without the kernel marking it and its thread id
+            // was reused; the owner's id in the message tells the two apart when debugging.
+            let owner = mutex.pointee.__data.__lock & 0x3FFF_FFFF  // FUTEX_TID_MASK
+            preconditionFailure(
+                "ProcessLock taken again by the thread that holds it (thread \(spindle_gettid()), lock word owner \(owner)): it is not recursive"
+            )
         default:
             throw SpindleError.system("pthread_mutex_\(call) of a process lock", err)
         }
