@@ -353,9 +353,11 @@ final class QueueRing: @unchecked Sendable {
         // is running, and a futex sleep and wake-up costs several. On a machine with more runnable
         // threads than cores the other side may need this core, so yield now and then. A waiter
         // back for another sleep slice has spun already: nothing came soon, so it sleeps at once.
-        for i in 1...Self.spins where spins {
-            if changed() { return true }
-            if i & 63 == 0 { sched_yield() }
+        if spins {
+            for i in 1...Self.spins {
+                if changed() { return true }
+                if i & 63 == 0 { sched_yield() }
+            }
         }
         if spinOnly { return changed() }
         var timeout = Int64(Self.sleepSlice)
