@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import Glibc
 import Spindle
 import Synchronization
@@ -64,8 +62,8 @@ enum LockBenchmark {
                 }
             )
         }
-        func ratio(_ value: Double) -> String { "×" + String(format: "%.2f", value / best[0]) }
-        func ns(_ value: Double) -> String { String(format: "%.1f ns", value) }
+        func ratio(_ value: Double) -> String { "×" + Verdict.format(value / best[0]) }
+        func ns(_ value: Double) -> String { Verdict.format(value) + " ns" }
         return [
             ["lock+unlock, uncontended", "Synchronization.Mutex", ns(best[0]), "", ""],
             ["", "ProcessLock lock()/unlock()", ns(best[1]), ratio(best[1]), "≤ ×2"],
@@ -77,9 +75,9 @@ enum LockBenchmark {
 
     /// Nanoseconds per call of `body`, over ``pairs`` calls.
     private static func nanosecondsPerPair(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = ContinuousClock.now
         for _ in 0..<pairs { body() }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / Double(pairs)
+        return (ContinuousClock.now - start).seconds * 1e9 / Double(pairs)
     }
 
     /// Starts a thread that sleeps until the process exits.

@@ -37,9 +37,7 @@ enum QueueBenchmark {
                 let queue = try ProcessQueue<BenchMessage>(capacity: 1_000)
                 let job = pool.submit(PutBenchMessages(queue: queue), messages)
                 _ = try await queue.get()
-                let start = ContinuousClock.now
-                for _ in 1..<messages { _ = try await queue.get() }
-                best = min(best, (ContinuousClock.now - start).seconds)
+                best = min(best, try await timed { for _ in 1..<messages { _ = try await queue.get() } })
                 _ = try await job.value
             }
         } catch {
@@ -47,10 +45,10 @@ enum QueueBenchmark {
             throw error
         }
         await pool.shutdown()
-        let rate = Double(messages - 1) / best
+        let perSecond = Double(messages - 1) / best
         var lines: [[String]] = [
             [
-                "queue: small messages", "ProcessQueue, worker → parent, msgs/s", formatRate(rate), "",
+                "queue: small messages", "ProcessQueue, worker → parent, msgs/s", rate(perSecond), "",
                 "≥ 10× mp.Queue",
             ]
         ]
@@ -60,8 +58,8 @@ enum QueueBenchmark {
             lines.append(["Python multiprocessing.Queue", "skipped", error.description, "", ""])
         case .success(let python):
             lines.append([
-                "", "mp.Queue, child → parent, msgs/s", formatRate(python.messagesPerSecond),
-                "×" + Verdict.format(rate / python.messagesPerSecond), "",
+                "", "mp.Queue, child → parent, msgs/s", rate(python.messagesPerSecond),
+                "×" + Verdict.format(perSecond / python.messagesPerSecond), "",
             ])
         }
         return lines
@@ -98,6 +96,4 @@ enum QueueBenchmark {
                 best = dt if best is None else min(best, dt)
             print(json.dumps({"messagesPerSecond": (n - 1) / best}))
         """#
-
-    private static func formatRate(_ perSecond: Double) -> String { rate(perSecond) }
 }
