@@ -4,40 +4,13 @@ import Glibc
 // Jobs that use the process-shared lock, semaphore, event and barrier, for their tests: the same
 // job must synchronise with its peers whether they run on threads or in other worker processes.
 
-/// A few plain, non-atomic integers in shared memory: what a lock's tests guard, so that a broken
-/// lock shows as lost updates. It crosses a pool's messages as a handle, as the primitives do.
-public struct SyncCounters: Codable, Sendable {
-    let segment: SharedSegment
-
-    /// Makes `count` zeroed counters.
-    public init(count: Int = 4) throws {
-        segment = try SharedSegment(kind: .array, byteCount: count * MemoryLayout<Int>.stride)
-    }
-
-    /// Counter `index`, read and written without atomics: only under a lock is that safe.
-    public subscript(index: Int) -> Int {
-        get { segment.bytes.load(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self) }
-        nonmutating set {
-            segment.bytes.storeBytes(of: newValue, toByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        try segment.encodeHandle(of: Self.self, to: encoder)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        (segment, _) = try SharedSegment.decodeHandle(kind: .array, of: Self.self, from: decoder)
-    }
-}
-
 /// Adds 1 to counter 0, its input times, each under the lock, with a yield between the read and the
 /// write so that a lock that does not exclude loses updates; counts in counter 1 how many holders
 /// overlapped. Returns its input.
 public struct LockedIncrements: Job {
     public var lock: ProcessLock
-    public var counters: SyncCounters
-    public init(lock: ProcessLock, counters: SyncCounters) {
+    public var counters: SharedArray<Int>
+    public init(lock: ProcessLock, counters: SharedArray<Int>) {
         self.lock = lock
         self.counters = counters
     }
@@ -82,9 +55,9 @@ public struct HoldLockThenDie: Job {
 /// a dead owner, takes it again and does the same. Returns whether it was told of the death.
 public struct TakeLockAfterDeath: Job {
     public var lock: ProcessLock
-    public var counters: SyncCounters
+    public var counters: SharedArray<Int>
     public var ready: ProcessSemaphore
-    public init(lock: ProcessLock, counters: SyncCounters, ready: ProcessSemaphore) {
+    public init(lock: ProcessLock, counters: SharedArray<Int>, ready: ProcessSemaphore) {
         self.lock = lock
         self.counters = counters
         self.ready = ready

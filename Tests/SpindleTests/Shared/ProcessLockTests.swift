@@ -11,7 +11,7 @@ import Testing
 struct ProcessLockTests {
     @Test func threadsExcludeEachOther() async throws {
         let lock = try ProcessLock()
-        let counters = try SyncCounters()
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {
                 group.addTask {
@@ -36,7 +36,7 @@ struct ProcessLockTests {
 
     @Test func asyncTakersOnAThreadPoolExcludeEachOther() async throws {
         let lock = try ProcessLock()
-        let counters = try SyncCounters()
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
         let pool = try ThreadPool(workers: 4)
         let job = LockedIncrements(lock: lock, counters: counters)
         let done = await asyncResult { try await pool.map(job, Array(repeating: 500, count: 8)).collect() }
@@ -80,7 +80,7 @@ struct ProcessLockTests {
         // More waiters than the cooperative pool has threads: if they blocked its threads, the task
         // that lets the holder go could never run, and the holder would time out.
         let lock = try ProcessLock()
-        let counters = try SyncCounters()
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
         let held = try ProcessEvent()
         let letGo = try ProcessEvent()
         let holderTimedOut = Atomic(false)

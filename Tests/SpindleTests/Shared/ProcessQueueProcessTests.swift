@@ -49,11 +49,11 @@ struct ProcessQueueProcessTests {
         try await withTestPool(workers: 1, closing: queue.close) { pool in
             #expect(try await pool.submit(WaitToGet(queue: queue), 50).value == "timedOut")
             let waiting = pool.submit(WaitToGet(queue: queue), 60_000)
-            try await waitUntil { queue.ring.sleepers.consumers == 1 }
+            try #require(await eventually { queue.ring.sleepers.consumers == 1 })
             try await queue.put(5)
             #expect(try await waiting.value == "value 5")
             let closing = pool.submit(WaitToGet(queue: queue), 60_000)
-            try await waitUntil { queue.ring.sleepers.consumers == 1 }
+            try #require(await eventually { queue.ring.sleepers.consumers == 1 })
             queue.close()
             #expect(try await closing.value == "closed")
         }

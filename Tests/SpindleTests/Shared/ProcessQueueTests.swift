@@ -105,7 +105,7 @@ struct ProcessQueueTests {
         let putter = Task { try await full.put(1) }
         let blockingGetter = blockingTask { try empty.get() }
         // The signal that they wait: the rings count their sleepers.
-        try await waitUntil { empty.ring.sleepers.consumers == 2 && full.ring.sleepers.producers == 1 }
+        try #require(await eventually { empty.ring.sleepers.consumers == 2 && full.ring.sleepers.producers == 1 })
         empty.close()
         full.close()
         await expectSpindleError(.closed) { try await getter.value }
@@ -116,6 +116,8 @@ struct ProcessQueueTests {
     @Test func aCancelledAsyncGetStopsWaiting() async throws {
         let queue = try ProcessQueue<Int>(capacity: 1)
         let getter = Task { try await queue.get() }
+        // Asleep first, so that the cancellation reaches a wait, not a task yet to start one.
+        try #require(await eventually { queue.ring.sleepers.consumers == 1 })
         getter.cancel()
         await expectSpindleError(.cancelled) { try await getter.value }
         // The queue still works, and a value put now is not lost to the cancelled getter.
@@ -191,14 +193,4 @@ struct ProcessQueueTests {
 /// Runs a blocking `body` on a plain thread of its own; the task gives its outcome.
 func blockingTask<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> Task<T, any Error> {
     Task { try await onPlainThread { Result { try body() } }.get() }
-}
-
-/// Polls `condition` until it holds, failing after 120 seconds (a hang guard: a loaded machine under
-/// ThreadSanitizer can keep a test from running for a minute): for states that are their own signal.
-func waitUntil(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(120)
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw TestError(id: -1) }
-        try await Task.sleep(for: .milliseconds(1))
-    }
 }

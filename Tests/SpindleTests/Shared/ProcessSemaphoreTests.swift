@@ -59,7 +59,9 @@ struct ProcessSemaphoreTests {
         let semaphore = try ProcessSemaphore(value: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 { group.addTask { try await semaphore.acquire(timeout: .seconds(120)) } }
-            group.addTask { semaphore.release(4) }
+            // All four asleep first, or the release would only test the fast path.
+            #expect(await eventually { semaphore.sleeperCount == 4 }, "the waiters went to sleep")
+            semaphore.release(4)
             try await group.waitForAll()
         }
         #expect(semaphore.value == 0)

@@ -12,7 +12,7 @@ import Testing
 struct ProcessSyncPoolTests {
     @Test func aLockExcludesAcrossWorkersAndTheParent() async throws {
         let lock = try ProcessLock()
-        let counters = try SyncCounters()
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
         let job = LockedIncrements(lock: lock, counters: counters)
         try await withSyncPool(workers: 2) { pool in
             let futures = (0..<4).map { _ in pool.submit(job, 300) }
@@ -25,7 +25,7 @@ struct ProcessSyncPoolTests {
 
     @Test func aWorkerKilledHoldingTheLockReportsOwnerDiedAndTheOthersGoOn() async throws {
         let lock = try ProcessLock()
-        let counters = try SyncCounters()
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
         let held = try ProcessEvent()
         let die = try ProcessEvent()
         let ready = try ProcessSemaphore(value: 0)
