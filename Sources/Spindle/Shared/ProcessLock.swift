@@ -66,16 +66,7 @@ public struct ProcessLock: Sendable {
     /// - Throws: ``SpindleError/Code/systemError`` when shared memory cannot be had.
     public init() throws {
         segment = try SharedSegment(kind: .lock, byteCount: MemoryLayout<pthread_mutex_t>.stride)
-        var attributes = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attributes)
-        defer { pthread_mutexattr_destroy(&attributes) }
-        pthread_mutexattr_setpshared(&attributes, Int32(PTHREAD_PROCESS_SHARED))
-        pthread_mutexattr_setrobust(&attributes, Int32(PTHREAD_MUTEX_ROBUST))
-        // Error-checking costs nothing more on a robust mutex (both take glibc's slow path), and
-        // turns a relock by the holder into EDEADLK, which traps, rather than a silent deadlock.
-        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
-        let err = pthread_mutex_init(mutex, &attributes)
-        guard err == 0 else { throw SpindleError.system("pthread_mutex_init of a process-shared lock", err) }
+        try initializeRobustSharedMutex(mutex)
     }
 
     init(segment: SharedSegment) throws(SpindleError) {

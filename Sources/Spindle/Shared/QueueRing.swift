@@ -89,13 +89,7 @@ final class QueueRing: @unchecked Sendable {
         base.storeBytes(of: UInt64(byteCapacity), toByteOffset: 8, as: UInt64.self)
         base.storeBytes(of: UInt64(messageCapacity), toByteOffset: 16, as: UInt64.self)
         base.storeBytes(of: fingerprint, toByteOffset: 24, as: UInt64.self)
-        var attributes = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attributes)
-        pthread_mutexattr_setpshared(&attributes, Int32(PTHREAD_PROCESS_SHARED))
-        pthread_mutexattr_setrobust(&attributes, Int32(PTHREAD_MUTEX_ROBUST))
-        let err = pthread_mutex_init(mutex, &attributes)
-        pthread_mutexattr_destroy(&attributes)
-        guard err == 0 else { throw .system("pthread_mutex_init", err) }
+        try initializeRobustSharedMutex(mutex)
         // The magic goes last: a ring is only valid once its mutex is.
         word(at: 0).pointee.store(Self.magic, ordering: .releasing)
     }

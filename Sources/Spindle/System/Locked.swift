@@ -55,3 +55,20 @@ func initializeMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
     precondition(err == 0, "pthread_mutex_init failed: \(err)")
     pthread_mutexattr_destroy(&attributes)
 }
+
+/// Initialises a pthread mutex that lives in memory processes share: process-shared and robust (a
+/// taker after a holder died gets `EOWNERDEAD` instead of waiting for ever), and error-checking,
+/// which costs nothing more on a robust mutex (both take glibc's slow path) and turns a relock by
+/// the holder into `EDEADLK` rather than a silent deadlock.
+///
+/// - Throws: ``SpindleError/Code/systemError`` when `pthread_mutex_init` fails.
+func initializeRobustSharedMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) throws(SpindleError) {
+    var attributes = pthread_mutexattr_t()
+    pthread_mutexattr_init(&attributes)
+    defer { pthread_mutexattr_destroy(&attributes) }
+    pthread_mutexattr_setpshared(&attributes, Int32(PTHREAD_PROCESS_SHARED))
+    pthread_mutexattr_setrobust(&attributes, Int32(PTHREAD_MUTEX_ROBUST))
+    pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
+    let err = pthread_mutex_init(mutex, &attributes)
+    guard err == 0 else { throw .system("pthread_mutex_init of a process-shared mutex", err) }
+}
