@@ -15,17 +15,19 @@ public struct LockedIncrements: Job {
         self.counters = counters
     }
     public func run(_ times: Int) async throws -> Int {
-        for _ in 0..<times {
-            try await lock.withLock {
-                counters[2] += 1
-                if counters[2] > 1 { counters[1] += 1 }
-                let value = counters[0]
-                sched_yield()
-                counters[0] = value + 1
-                counters[2] -= 1
-            }
-        }
+        for _ in 0..<times { try await lock.withLock { incrementHeld() } }
         return times
+    }
+
+    /// One increment, as the job makes it with the lock held; for callers that take the lock their
+    /// own way (plain threads, the synchronous API).
+    public func incrementHeld() {
+        counters[2] += 1
+        if counters[2] > 1 { counters[1] += 1 }
+        let value = counters[0]
+        sched_yield()
+        counters[0] = value + 1
+        counters[2] -= 1
     }
 }
 

@@ -12,20 +12,12 @@ struct ProcessLockTests {
     @Test func threadsExcludeEachOther() async throws {
         let lock = try ProcessLock()
         let counters = try SharedArray<Int>(repeating: 0, count: 4)
+        let increments = LockedIncrements(lock: lock, counters: counters)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {
                 group.addTask {
                     await onPlainThread {
-                        for _ in 0..<2_000 {
-                            try? lock.withLock {
-                                counters[2] += 1
-                                if counters[2] > 1 { counters[1] += 1 }
-                                let value = counters[0]
-                                sched_yield()
-                                counters[0] = value + 1
-                                counters[2] -= 1
-                            }
-                        }
+                        for _ in 0..<2_000 { try? lock.withLock { increments.incrementHeld() } }
                     }
                 }
             }
@@ -50,13 +42,7 @@ struct ProcessLockTests {
         let lock = try ProcessLock()
         let held = try ProcessEvent()
         let release = try ProcessEvent()
-        startPlainThread {
-            try? lock.withLock {
-                held.set()
-                try? release.wait(timeout: .seconds(120))
-            }
-        }
-        try await held.wait(timeout: .seconds(120))
+        try await hold(lock, onAnotherThreadUntil: release, held: held)
         let (tried, timed) = await onPlainThread { () -> (Bool?, SpindleError.Code?) in
             let tried = try? lock.tryLock()
             let timed = Result { try lock.lock(timeout: .milliseconds(50)) }
@@ -107,13 +93,7 @@ struct ProcessLockTests {
         let lock = try ProcessLock()
         let held = try ProcessEvent()
         let release = try ProcessEvent()
-        startPlainThread {
-            try? lock.withLock {
-                held.set()
-                try? release.wait(timeout: .seconds(120))
-            }
-        }
-        try await held.wait(timeout: .seconds(120))
+        try await hold(lock, onAnotherThreadUntil: release, held: held)
         let waiter = Task { try await lock.withLock { 1 } }
         waiter.cancel()
         let outcome = await asyncResult { try await waiter.value }
@@ -139,5 +119,18 @@ struct ProcessLockTests {
         let lock = try ProcessLock()
         #expect(throws: EncodingError.self) { try JSONEncoder().encode([lock]) }
         #expect(throws: DecodingError.self) { try JSONDecoder().decode([ProcessLock].self, from: Data("[[0,3]]".utf8)) }
+    }
+
+    /// Takes `lock` on a plain thread and keeps it until `release` is set (a hang guard lets go
+    /// after two minutes); returns once it holds it, which `held` signals.
+    private func hold(_ lock: ProcessLock, onAnotherThreadUntil release: ProcessEvent, held: ProcessEvent) async throws
+    {
+        startPlainThread {
+            try? lock.withLock {
+                held.set()
+                try? release.wait(timeout: .seconds(120))
+            }
+        }
+        try await held.wait(timeout: .seconds(120))
     }
 }
