@@ -327,10 +327,3 @@ private struct Interval {
         )
     }
 }
-
-/// Nanoseconds of CPU the calling thread has used.
-func threadCPUNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}

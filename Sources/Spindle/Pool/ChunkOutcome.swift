@@ -10,12 +10,16 @@ package struct ChunkOutcome<Output: Sendable>: Sendable {
     @usableFromInline package var failure: (any Error)?
     /// Time spent running the items, which the automatic chunk sizer learns from.
     @usableFromInline package var busyNanoseconds: UInt64
+    /// CPU time the items took, when the backend could measure it exactly; pipelines tell CPU-bound
+    /// stages from waiting ones with it.
+    @usableFromInline package var cpuNanoseconds: UInt64?
 
     @inlinable
-    package init(outputs: [Output], failure: (any Error)?, busyNanoseconds: UInt64) {
+    package init(outputs: [Output], failure: (any Error)?, busyNanoseconds: UInt64, cpuNanoseconds: UInt64? = nil) {
         self.outputs = outputs
         self.failure = failure
         self.busyNanoseconds = busyNanoseconds
+        self.cpuNanoseconds = cpuNanoseconds
     }
 
     /// Runs `body` over `inputs` in order, stopping at the first error or at task cancellation.

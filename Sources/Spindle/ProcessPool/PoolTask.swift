@@ -129,7 +129,12 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
             throw WireError(problem)
         }
         let failure = result.failure.map { $0.error(jobType: jobName) } ?? failureAfterOutputs
-        let outcome = ChunkOutcome(outputs: outputs, failure: failure, busyNanoseconds: result.busyNanoseconds)
+        let outcome = ChunkOutcome(
+            outputs: outputs,
+            failure: failure,
+            busyNanoseconds: result.busyNanoseconds,
+            cpuNanoseconds: result.cpuNanoseconds
+        )
         future.complete(with: makeValue(outcome))
     }
 

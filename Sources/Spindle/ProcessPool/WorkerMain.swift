@@ -224,13 +224,17 @@ enum WorkerMain {
                 return
             }
             let page = self.page
+            // The worker runs one task at a time, so the process's CPU clock times this one; it also
+            // counts threads the job starts of its own.
+            let cpuBefore = processCPUNanoseconds()
             // Through the job's own conformance, where the loop is compiled for its types.
             let outcome = await job._runChunk(inputs) { page.setItem(UInt64($0)) }
             respond(
                 to: task,
                 outputs: outcome.outputs,
                 failure: outcome.failure.map { RemoteFailure(thrown: $0) },
-                busyNanoseconds: outcome.busyNanoseconds
+                busyNanoseconds: outcome.busyNanoseconds,
+                cpuNanoseconds: processCPUNanoseconds() &- cpuBefore
             )
         }
 
@@ -238,7 +242,8 @@ enum WorkerMain {
             to task: TaskMessage,
             outputs: [Output],
             failure: RemoteFailure?,
-            busyNanoseconds: UInt64
+            busyNanoseconds: UInt64,
+            cpuNanoseconds: UInt64? = nil
         ) {
             // A result that carries segments leaves on its own, as one send can carry only so many.
             if !outboxSegments.isEmpty { flush() }
@@ -247,6 +252,7 @@ enum WorkerMain {
                 try ResultMessage.encode(
                     sequence: task.sequence,
                     busyNanoseconds: busyNanoseconds,
+                    cpuNanoseconds: cpuNanoseconds,
                     failure: failure,
                     into: &outbox,
                     segments: &outboxSegments

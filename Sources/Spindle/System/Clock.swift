@@ -8,6 +8,22 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
+/// CPU time of the whole process so far (every thread), in nanoseconds; exact, not tick-sampled.
+package func processCPUNanoseconds() -> UInt64 {
+    cpuClockNanoseconds(CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time of the calling thread so far, in nanoseconds; exact, not tick-sampled.
+package func threadCPUNanoseconds() -> UInt64 {
+    cpuClockNanoseconds(CLOCK_THREAD_CPUTIME_ID)
+}
+
+private func cpuClockNanoseconds(_ clock: clockid_t) -> UInt64 {
+    var now = timespec()
+    clock_gettime(clock, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 extension Duration {
     /// The duration in whole nanoseconds, clamped to zero below and to `UInt64.max / 2` above.
     var clampedNanoseconds: UInt64 {

@@ -11,7 +11,7 @@ package enum MessageKind: UInt8, Sendable {
 }
 
 /// The version of the messages below; a worker from another build of the program refuses to serve.
-package let wireProtocolVersion: UInt32 = 2
+package let wireProtocolVersion: UInt32 = 3
 
 /// Pool → worker, first: who the worker is and how to prepare.
 package struct SetupMessage {

@@ -1,11 +1,14 @@
 /// Worker → pool: what a task produced.
 ///
-/// Layout: sequence number (u32), busy nanoseconds (u64), a failure flag (u8) and, when set, the
+/// Layout: sequence number (u32), busy nanoseconds (u64), CPU nanoseconds (u64, all ones when not
+/// measured), a failure flag (u8) and, when set, the
 /// ``RemoteFailure``; then the encoded `[Output]` of the items before the failure, filling the rest.
 package struct ResultMessage {
     package var sequence: UInt32
     /// How long the items took to run, which the pool's chunk sizer and pipelining learn from.
     package var busyNanoseconds: UInt64
+    /// The worker's CPU time while the items ran, when it could be measured.
+    package var cpuNanoseconds: UInt64?
     /// Why item number `outputs.count` failed, if one did; later items did not run.
     package var failure: RemoteFailure?
     /// The encoded `[Output]`.
@@ -16,6 +19,7 @@ package struct ResultMessage {
     package static func encode(
         sequence: UInt32,
         busyNanoseconds: UInt64,
+        cpuNanoseconds: UInt64? = nil,
         failure: RemoteFailure?,
         into bytes: inout [UInt8],
         segments: inout [SharedSegment],
@@ -24,6 +28,7 @@ package struct ResultMessage {
         let start = Frame.begin(.result, in: &bytes)
         bytes.appendLittleEndian(sequence)
         bytes.appendLittleEndian(busyNanoseconds)
+        bytes.appendLittleEndian(cpuNanoseconds ?? .max)
         if let failure {
             bytes.append(1)
             failure.encode(into: &bytes)
@@ -40,6 +45,8 @@ package struct ResultMessage {
         var cursor = ByteCursor(payload)
         sequence = try cursor.read()
         busyNanoseconds = try cursor.read()
+        let cpu: UInt64 = try cursor.read()
+        cpuNanoseconds = cpu == .max ? nil : cpu
         switch try cursor.read(UInt8.self) {
         case 0: failure = nil
         case 1: failure = try RemoteFailure(from: &cursor)
