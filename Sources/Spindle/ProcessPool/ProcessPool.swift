@@ -181,6 +181,13 @@ public final class ProcessPool: Pool {
         }
     }
 
+    /// Runs `job` over `inputs`, in order, as one task in a worker process, with the pool's task
+    /// timeout; the outcome carries the worker's CPU time. `encoded` is the job encoded once for
+    /// many chunks.
+    func runChunk<J: Job>(_ job: J, encoded: EncodedJob<J>?, _ inputs: [J.Input]) -> Future<ChunkOutcome<J.Output>> {
+        core.start(job, encoded: encoded, inputs, timeout: taskTimeout) { .success($0) }
+    }
+
     /// Stops the pool and waits until every worker process has exited; see ``Pool/shutdown(_:)``.
     public func shutdown(_ mode: ShutdownMode) async {
         await core.shutdown(mode)

@@ -126,6 +126,23 @@ public final class ThreadPool: Pool, TaskExecutor {
         }
     }
 
+    // MARK: Chunks
+
+    /// Runs `body` over `inputs`, in order, on the calling thread (one of a pool's, for the CPU time
+    /// to mean anything), and measures its CPU time exactly when the chunk ran through without
+    /// suspending: a suspended chunk may resume on another thread, or let other work run on this
+    /// one, so its CPU time is then left unknown.
+    package static func runChunkHere<Input: Sendable, Output: Sendable>(
+        _ inputs: [Input],
+        _ body: (Input) async throws -> Output
+    ) async -> ChunkOutcome<Output> {
+        let stint = WorkerThread.Stint.now()
+        var outcome = await ChunkOutcome.run(inputs, body)
+        // One thread's CPU cannot outrun the clock; the readings' own cost can make it seem to.
+        outcome.cpuNanoseconds = stint.cpuNanosecondsIfUninterrupted().map { min($0, outcome.busyNanoseconds) }
+        return outcome
+    }
+
     // MARK: TaskExecutor
 
     /// Runs a Swift task job on one of the pool's threads (the `TaskExecutor` requirement).

@@ -179,6 +179,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
             case .run(let item):
                 queuedItems.subtract(1, ordering: .relaxed)
                 lock.unlock()
+                WorkerThread.countJob()
                 item.job.runSynchronously(on: item.executor)
                 maySpin = true
                 lock.lock()

@@ -14,6 +14,14 @@ enum WorkerThread {
         return key
     }()
 
+    /// The thread-specific slot counting the executor jobs a worker thread has run, as pointer bits.
+    private static let jobCountKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let err = pthread_key_create(&key, nil)
+        precondition(err == 0, "pthread_key_create failed: \(err)")
+        return key
+    }()
+
     /// Starts one detached thread that runs `core.serve()` until the pool stops.
     ///
     /// - Throws: ``SpindleError/Code/systemError`` when the system refuses another thread.
@@ -32,6 +40,37 @@ enum WorkerThread {
         var kept = Substring(prefix)
         while kept.utf8.count + suffix.utf8.count > 15 { kept = kept.dropLast() }
         return kept + suffix
+    }
+
+    /// Counts one more executor job run on the calling worker thread.
+    static func countJob() {
+        let count = Int(bitPattern: pthread_getspecific(jobCountKey))
+        // Never back to 0, which reads as "no value".
+        pthread_setspecific(jobCountKey, UnsafeRawPointer(bitPattern: count == Int.max ? 1 : count + 1))
+    }
+
+    /// Which thread is running, how many executor jobs it has run, and its CPU clock: two readings
+    /// around a piece of work tell its CPU time exactly when nothing else ran on the thread between.
+    struct Stint {
+        let thread: pthread_t
+        let jobCount: Int
+        let cpuNanoseconds: UInt64
+
+        static func now() -> Stint {
+            Stint(
+                thread: pthread_self(),
+                jobCount: Int(bitPattern: pthread_getspecific(jobCountKey)),
+                cpuNanoseconds: threadCPUNanoseconds()
+            )
+        }
+
+        /// The CPU time since `self` if the work stayed on this thread in one executor job, else
+        /// `nil`: work that suspended may have resumed elsewhere, or let other work run here.
+        func cpuNanosecondsIfUninterrupted() -> UInt64? {
+            let end = Stint.now()
+            guard pthread_equal(end.thread, thread) != 0, end.jobCount == jobCount else { return nil }
+            return end.cpuNanoseconds &- cpuNanoseconds
+        }
     }
 
     /// Whether the calling thread is a worker of `core`.
