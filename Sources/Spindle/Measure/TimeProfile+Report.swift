@@ -109,8 +109,10 @@ func bytes(_ count: Int) -> String {
 }
 
 extension String {
-    /// The string padded with spaces to `width` characters (never cut).
-    func padding(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
+    /// The string padded with spaces to `width` characters (never cut), on the right or the left.
+    func padding(to width: Int, left: Bool = false) -> String {
+        guard count < width else { return self }
+        let padding = String(repeating: " ", count: width - count)
+        return left ? padding + self : self + padding
     }
 }
