@@ -17,12 +17,13 @@ extension Pipeline {
         concurrency: Int? = nil,
         buffer: Int? = nil
     ) -> Pipeline<J.Output> where J.Input == Output {
-        adding(.job(job, on: pool), name: name ?? "\(J.self)", concurrency: concurrency, buffer: buffer) {
-            output,
-            origin,
-            items in
-            items.append(Tagged(origin: origin, value: output))
-        }
+        adding(
+            .job(job, on: pool),
+            name: name ?? "\(J.self)",
+            concurrency: concurrency,
+            buffer: buffer,
+            emit: ItemBatch.each
+        )
     }
 
     /// Adds a stage that runs `job` on each item and passes on only the outputs that are not `nil`:
@@ -36,12 +37,13 @@ extension Pipeline {
         concurrency: Int? = nil,
         buffer: Int? = nil
     ) -> Pipeline<Next> where J.Input == Output, J.Output == Next? {
-        adding(.job(job, on: pool), name: name ?? "\(J.self)", concurrency: concurrency, buffer: buffer) {
-            output,
-            origin,
-            items in
-            if let output { items.append(Tagged(origin: origin, value: output)) }
-        }
+        adding(
+            .job(job, on: pool),
+            name: name ?? "\(J.self)",
+            concurrency: concurrency,
+            buffer: buffer,
+            emit: ItemBatch.nonNil
+        )
     }
 
     /// Adds a stage that runs `job` on each item and passes on every element of each output: a
@@ -55,12 +57,13 @@ extension Pipeline {
         concurrency: Int? = nil,
         buffer: Int? = nil
     ) -> Pipeline<J.Output.Element> where J.Input == Output, J.Output: Sequence, J.Output.Element: Sendable {
-        adding(.job(job, on: pool), name: name ?? "\(J.self)", concurrency: concurrency, buffer: buffer) {
-            output,
-            origin,
-            items in
-            for element in output { items.append(Tagged(origin: origin, value: element)) }
-        }
+        adding(
+            .job(job, on: pool),
+            name: name ?? "\(J.self)",
+            concurrency: concurrency,
+            buffer: buffer,
+            emit: ItemBatch.elements
+        )
     }
 
     /// Adds a stage that runs `body` on each item on the threads of `pool`, and passes each result on.
@@ -75,12 +78,7 @@ extension Pipeline {
         buffer: Int? = nil,
         _ body: @escaping @Sendable (Output) async throws -> Next
     ) -> Pipeline<Next> {
-        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer) {
-            output,
-            origin,
-            items in
-            items.append(Tagged(origin: origin, value: output))
-        }
+        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer, emit: ItemBatch.each)
     }
 
     /// Adds a stage that runs `body` on each item on the threads of `pool`, and passes on only the
@@ -92,12 +90,7 @@ extension Pipeline {
         buffer: Int? = nil,
         _ body: @escaping @Sendable (Output) async throws -> Next?
     ) -> Pipeline<Next> {
-        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer) {
-            output,
-            origin,
-            items in
-            if let output { items.append(Tagged(origin: origin, value: output)) }
-        }
+        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer, emit: ItemBatch.nonNil)
     }
 
     /// Adds a stage that runs `body` on each item on the threads of `pool`, and passes on every
@@ -109,12 +102,7 @@ extension Pipeline {
         buffer: Int? = nil,
         _ body: @escaping @Sendable (Output) async throws -> Elements
     ) -> Pipeline<Elements.Element> where Elements.Element: Sendable {
-        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer) {
-            output,
-            origin,
-            items in
-            for element in output { items.append(Tagged(origin: origin, value: element)) }
-        }
+        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer, emit: ItemBatch.elements)
     }
 
     /// The pipeline with one more stage, which runs chunks with `runner` and turns each output into
@@ -124,7 +112,7 @@ extension Pipeline {
         name: String?,
         concurrency: Int?,
         buffer: Int?,
-        emit: @escaping @Sendable (Raw, Int, inout [Tagged<Next>]) -> Void
+        emit: @escaping @Sendable ([Raw], ArraySlice<Int>, inout ItemBatch<Next>) -> Void
     ) -> Pipeline<Next> {
         let number = stageCount + 1
         let stage = Stage(

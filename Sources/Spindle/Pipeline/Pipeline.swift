@@ -35,7 +35,7 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
     public typealias Failure = any Error
 
     /// Starts the source and every stage in a run and returns the last stage's buffer.
-    let startStages: @Sendable (PipelineRun) -> StageBuffer<Tagged<Output>>
+    let startStages: @Sendable (PipelineRun) -> StageBuffer<Output>
     /// How many stages there are, and the name the source goes by.
     let stageCount: Int
     let sourceName: String
@@ -46,7 +46,7 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
     private let lastRun = Locked<PipelineRun?>(nil)
 
     init(
-        startStages: @escaping @Sendable (PipelineRun) -> StageBuffer<Tagged<Output>>,
+        startStages: @escaping @Sendable (PipelineRun) -> StageBuffer<Output>,
         stageCount: Int,
         sourceName: String,
         options: PipelineOptions,
@@ -81,14 +81,14 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
     /// A pipeline of no stage yet, whose source task runs `feed` to fill the first buffer.
     private convenience init(
         options: PipelineOptions,
-        feed: @escaping @Sendable (StageBuffer<Tagged<Output>>, PipelineRun) async -> Void
+        feed: @escaping @Sendable (StageBuffer<Output>, PipelineRun) async -> Void
     ) {
         let invalid =
             options.buffer < 1
             ? SpindleError(.invalidArgument, "a pipeline buffer must hold at least 1 item, not \(options.buffer)") : nil
         self.init(
             startStages: { run in
-                let buffer = StageBuffer<Tagged<Output>>(capacity: options.buffer, producers: 1)
+                let buffer = StageBuffer<Output>(capacity: options.buffer, producers: 1)
                 run.onStop { buffer.cancel() }
                 run.launch { await feed(buffer, run) }
                 return buffer
@@ -144,7 +144,7 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
     }
 
     /// Makes the run for an iterator and starts it.
-    func startRun() -> (PipelineRun, StageBuffer<Tagged<Output>>) {
+    func startRun() -> (PipelineRun, StageBuffer<Output>) {
         let run = PipelineRun(options: options, sourceName: sourceName)
         lastRun.withLock { $0 = run }
         let output = startStages(run)
@@ -156,7 +156,7 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         private let pipeline: Pipeline
         private var started: StartedRun?
-        private var batch: [Tagged<Output>] = []
+        private var batch: [Output] = []
         private var index = 0
         private var ended = false
 
@@ -173,7 +173,7 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> Output? {
             if index < batch.count {
                 defer { index += 1 }
-                return batch[index].value
+                return batch[index]
             }
             return try await refill(isolation: actor)
         }
@@ -193,7 +193,7 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
             if let taken = await started.take() {
                 batch = taken
                 index = 1
-                return taken[0].value
+                return taken[0]
             }
             ended = true
             try await started.end()
@@ -208,7 +208,7 @@ extension Pipeline.Iterator: Sendable {}
 extension Pipeline {
     /// Reads a synchronous source in batches of up to the buffer's size.
     private static func feed<Source: Sequence>(
-        _ buffer: StageBuffer<Tagged<Output>>,
+        _ buffer: StageBuffer<Output>,
         from source: Source,
         run: PipelineRun
     ) async
@@ -218,12 +218,13 @@ extension Pipeline {
         // Small batches at first, so the first stage starts at once; then up to a quarter of the buffer.
         var batchSize = 1
         while !run.isStopping {
-            var batch: [Tagged<Output>] = []
-            batch.reserveCapacity(batchSize)
+            var batch = ItemBatch<Output>()
+            batch.values.reserveCapacity(batchSize)
             while batch.count < batchSize, let next = iterator.next() {
-                batch.append(Tagged(origin: origin, value: next))
-                origin += 1
+                batch.values.append(next)
             }
+            batch.origins = Array(origin..<origin + batch.count)
+            origin += batch.count
             if batch.isEmpty { break }
             let start = monotonicNanoseconds()
             guard await buffer.put(batch) else { return }
@@ -239,7 +240,7 @@ extension Pipeline {
 
     /// Reads an asynchronous source item by item: an item that arrives goes on at once.
     private static func feed<Source: AsyncSequence>(
-        _ buffer: StageBuffer<Tagged<Output>>,
+        _ buffer: StageBuffer<Output>,
         fromAsync source: Source,
         run: PipelineRun
     ) async where Source.Element == Output {
@@ -247,7 +248,7 @@ extension Pipeline {
         do {
             for try await next in source {
                 let start = monotonicNanoseconds()
-                guard await buffer.put([Tagged(origin: origin, value: next)]) else { return }
+                guard await buffer.put(ItemBatch(origins: [origin], values: [next])) else { return }
                 let waited = monotonicNanoseconds() - start
                 run.source.update {
                     $0.itemsOut += 1
@@ -275,10 +276,10 @@ extension Pipeline {
     /// buffer ends, and stops the run when the iterator is dropped first.
     final class StartedRun: Sendable {
         let run: PipelineRun
-        let output: StageBuffer<Tagged<Output>>
+        let output: StageBuffer<Output>
         let ticker: Task<Void, Never>?
 
-        init(_ started: (PipelineRun, StageBuffer<Tagged<Output>>), progressInterval: Duration?) {
+        init(_ started: (PipelineRun, StageBuffer<Output>), progressInterval: Duration?) {
             (run, output) = started
             let run = started.0
             ticker = progressInterval.map { interval in
@@ -293,7 +294,7 @@ extension Pipeline {
 
         /// The next batch of outputs, or `nil` once the last stage has finished or the run stopped.
         /// Cancelling the calling task stops the run.
-        func take() async -> [Tagged<Output>]? {
+        func take() async -> [Output]? {
             let run = self.run
             let start = monotonicNanoseconds()
             let taken = await withTaskCancellationHandler {
@@ -306,7 +307,7 @@ extension Pipeline {
                 $0.itemsIn += taken?.items.count ?? 0
                 $0.waitingForInputNanoseconds += waited
             }
-            return taken?.items
+            return taken?.items.values
         }
 
         /// Waits until nothing of the run is left, then throws why it stopped, if it did not finish.

@@ -70,10 +70,3 @@ public struct PipelineOptions: Sendable, Hashable {
         self.buffer = buffer
     }
 }
-
-/// An item on its way through a pipeline, with the source position it came from.
-struct Tagged<Value: Sendable>: Sendable {
-    /// The item's position in the source (for fanned-out items, their origin's).
-    var origin: Int
-    var value: Value
-}

@@ -12,12 +12,12 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
     let runner: ChunkRunner<Input, Raw>
     let concurrency: Int
     let buffer: Int
-    /// Turns one output of the work into items for the next stage, tagged with their origin.
-    let emit: @Sendable (Raw, _ origin: Int, _ into: inout [Tagged<Output>]) -> Void
+    /// Turns a chunk's outputs into items for the next stage, with the origins of their inputs.
+    let emit: @Sendable (_ outputs: [Raw], _ origins: ArraySlice<Int>, _ into: inout ItemBatch<Output>) -> Void
 
     /// Starts the stage's loops in `run`, reading from `input`; returns the buffer they fill.
-    func start(reading input: StageBuffer<Tagged<Input>>, in run: PipelineRun) -> StageBuffer<Tagged<Output>> {
-        let output = StageBuffer<Tagged<Output>>(capacity: buffer, producers: concurrency)
+    func start(reading input: StageBuffer<Input>, in run: PipelineRun) -> StageBuffer<Output> {
+        let output = StageBuffer<Output>(capacity: buffer, producers: concurrency)
         let turns = StageTurns()
         let counters = StageCounters(name: name, pool: runner.pool, concurrency: concurrency, input: input)
         run.addStage(counters)
@@ -39,8 +39,8 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
 
     /// One loop of the stage, until its input ends or the run stops.
     private func serve(
-        _ input: StageBuffer<Tagged<Input>>,
-        _ output: StageBuffer<Tagged<Output>>,
+        _ input: StageBuffer<Input>,
+        _ output: StageBuffer<Output>,
         _ turns: StageTurns,
         _ counters: StageCounters,
         _ sizer: Locked<ChunkSizer>,
@@ -98,17 +98,17 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
     /// A failed item is recorded; with ``PipelineOptions/FailureHandling/collect`` the items after it
     /// run again as a new chunk, since a chunk stops at its first failure.
     private func process(
-        _ batch: [Tagged<Input>],
+        _ batch: ItemBatch<Input>,
         _ counters: StageCounters,
         _ sizer: Locked<ChunkSizer>,
         run: PipelineRun
-    ) async -> [Tagged<Output>]? {
-        var outputs: [Tagged<Output>] = []
-        outputs.reserveCapacity(batch.count)
-        var rest = batch[...]
-        while !rest.isEmpty {
+    ) async -> ItemBatch<Output>? {
+        var outputs = ItemBatch<Output>()
+        // The items not run yet: the whole batch, or those after a failed one.
+        var start = 0
+        while start < batch.count {
             counters.update { $0.inFlight += 1 }
-            let outcome = await runChunk(rest.map { $0.value })
+            let outcome = await runChunk(start == 0 ? batch.values : Array(batch.values[start...]))
             let itemsRun = outcome.outputs.count + (outcome.failure == nil ? 0 : 1)
             counters.update { values in
                 values.inFlight -= 1
@@ -121,26 +121,24 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
             }
             if run.isStopping { return nil }
             sizer.withLock { $0.record(items: itemsRun, nanoseconds: outcome.busyNanoseconds) }
-            var index = rest.startIndex
-            for raw in outcome.outputs {
-                emit(raw, rest[index].origin, &outputs)
-                index += 1
-            }
+            let ran = start..<start + outcome.outputs.count
+            emit(outcome.outputs, batch.origins[ran], &outputs)
             guard let failure = outcome.failure else { break }
-            // The chunk stopped at item `index`; a pool that broke whole (shut down) names none.
-            let failed = rest[min(index, rest.endIndex - 1)]
+            // The chunk stopped at the item after those that ran; a pool that broke whole (shut
+            // down) names none, so blame the first.
+            let failed = min(ran.upperBound, batch.count - 1)
             counters.update { $0.failures += 1 }
             run.record(
                 PipelineError(
                     stage: name,
                     stageNumber: number,
-                    item: failed.origin,
-                    input: failed.value,
+                    item: batch.origins[failed],
+                    input: batch.values[failed],
                     underlying: failure
                 )
             )
             if run.isStopping { return nil }
-            rest = rest[min(index + 1, rest.endIndex)...]
+            start = failed + 1
         }
         return outputs
     }

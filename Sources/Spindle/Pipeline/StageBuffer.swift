@@ -12,9 +12,11 @@ import DequeModule
 ///
 /// Waiting is not tied to task cancellation: a pipeline run stops its tasks by calling ``cancel()``,
 /// which wakes every waiter.
-final class StageBuffer<Element: Sendable>: Sendable {
+final class StageBuffer<Value: Sendable>: Sendable {
     private struct State {
-        var items: Deque<Element> = []
+        /// The batches put and not yet taken, and how many items they hold.
+        var batches: Deque<ItemBatch<Value>> = []
+        var count = 0
         var nextSequence = 0
         var producersLeft: Int
         var cancelled = false
@@ -33,7 +35,7 @@ final class StageBuffer<Element: Sendable>: Sendable {
 
     private struct Taken {
         var sequence: Int
-        var items: [Element]
+        var items: ItemBatch<Value>
         var putter: UnsafeContinuation<Void, Never>?
         var taker: UnsafeContinuation<Void, Never>?
     }
@@ -49,15 +51,16 @@ final class StageBuffer<Element: Sendable>: Sendable {
     }
 
     /// How many items wait in the buffer now.
-    var count: Int { state.withLock { $0.items.count } }
+    var count: Int { state.withLock { $0.count } }
 
     /// Appends `batch` once it fits; returns `false` (dropping the batch) when the buffer was cancelled.
-    func put(_ batch: [Element]) async -> Bool {
+    func put(_ batch: ItemBatch<Value>) async -> Bool {
         while true {
             let outcome: Result<UnsafeContinuation<Void, Never>?, Stop>? = state.withLock { state in
                 if state.cancelled { return .failure(Stop()) }
-                guard state.items.isEmpty || state.items.count + batch.count <= capacity else { return nil }
-                state.items.append(contentsOf: batch)
+                guard state.count == 0 || state.count + batch.count <= capacity else { return nil }
+                state.batches.append(batch)
+                state.count += batch.count
                 // One taker at a time: it wakes the next if it leaves items behind.
                 return .success(state.takers.popLast())
             }
@@ -69,7 +72,7 @@ final class StageBuffer<Element: Sendable>: Sendable {
                 return false
             case nil:
                 await waitUntil(\.putters) {
-                    $0.cancelled || $0.items.isEmpty || $0.items.count + batch.count <= capacity
+                    $0.cancelled || $0.count == 0 || $0.count + batch.count <= capacity
                 }
             }
         }
@@ -78,18 +81,27 @@ final class StageBuffer<Element: Sendable>: Sendable {
     /// Takes up to `limit` items (at least one) and the batch's sequence number; waits while the
     /// buffer is empty. `nil` once every producer has finished and the buffer is empty, or when it
     /// was cancelled.
-    func take(upTo limit: Int) async -> (sequence: Int, items: [Element])? {
+    func take(upTo limit: Int) async -> (sequence: Int, items: ItemBatch<Value>)? {
         while true {
             let outcome: Taken?? = state.withLock { state in
                 if state.cancelled { return .some(nil) }
-                if state.items.isEmpty { return state.producersLeft == 0 ? .some(nil) : nil }
-                let n = min(max(1, limit), state.items.count)
-                let items = Array(state.items.prefix(n))
-                state.items.removeFirst(n)
+                if state.count == 0 { return state.producersLeft == 0 ? .some(nil) : nil }
+                // Whole batches while they fit; the first that does not is split.
+                var items = ItemBatch<Value>()
+                let wanted = min(max(1, limit), state.count)
+                while items.count < wanted, var first = state.batches.popFirst() {
+                    if items.count + first.count > wanted {
+                        let head = first.removeFirst(wanted - items.count)
+                        state.batches.prepend(first)
+                        first = head
+                    }
+                    if items.isEmpty { items = first } else { items.append(first) }
+                }
+                state.count -= items.count
                 defer { state.nextSequence += 1 }
                 // Room for a waiting producer, and items left for another consumer, if any wait.
                 let putter = state.putters.popLast()
-                let taker = state.items.isEmpty ? nil : state.takers.popLast()
+                let taker = state.count == 0 ? nil : state.takers.popLast()
                 return .some(Taken(sequence: state.nextSequence, items: items, putter: putter, taker: taker))
             }
             if let outcome {
@@ -97,7 +109,7 @@ final class StageBuffer<Element: Sendable>: Sendable {
                 outcome?.taker?.resume()
                 return outcome.map { ($0.sequence, $0.items) }
             }
-            await waitUntil(\.takers) { $0.cancelled || !$0.items.isEmpty || $0.producersLeft == 0 }
+            await waitUntil(\.takers) { $0.cancelled || $0.count > 0 || $0.producersLeft == 0 }
         }
     }
 
@@ -114,7 +126,8 @@ final class StageBuffer<Element: Sendable>: Sendable {
     func cancel() {
         let waiters = state.withLock { state in
             state.cancelled = true
-            state.items = []
+            state.batches = []
+            state.count = 0
             return state.takeWaiters(\.takers) + state.takeWaiters(\.putters)
         }
         for waiter in waiters { waiter.resume() }
