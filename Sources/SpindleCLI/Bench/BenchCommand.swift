@@ -36,21 +36,23 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Benchmarks to run, comma-separated: map, latency, cpu, io, process, shared, wire (all by default); or \
+            Benchmarks to run, comma-separated: map, latency, cpu, io, process, shared, pipeline, wire (all by default); or \
             parts of process: process-jobs, process-map, process-latency, process-transfer, process-timeout, \
             process-start, process-cpu; or of shared: shared-array, shared-queue, shared-lock.
             """
     )
-    var only: String = "map,latency,cpu,io,process,shared,wire"
+    var only: String = "map,latency,cpu,io,process,shared,pipeline,wire"
 
     private var selected: Set<String> {
         Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
     /// Every name `--only` accepts.
-    static let benchmarkNames: Set<String> = Set(["map", "latency", "cpu", "io", "process", "shared", "wire"])
-        .union(ProcessBench.allParts.map { "process-" + $0 })
-        .union(sharedParts.map { "shared-" + $0 })
+    static let benchmarkNames: Set<String> = Set([
+        "map", "latency", "cpu", "io", "process", "shared", "pipeline", "wire",
+    ])
+    .union(ProcessBench.allParts.map { "process-" + $0 })
+    .union(sharedParts.map { "shared-" + $0 })
 
     /// The parts of the shared-memory benchmark.
     static let sharedParts: Set<String> = ["array", "queue", "lock"]
@@ -237,12 +239,17 @@ struct BenchCommand: AsyncParsableCommand {
             lines += LockBenchmark.run()
         }
 
+        // 8. Pipelines: the cost per item of stages with the work taken out.
+        if selected.contains("pipeline") {
+            lines += try await PipelineBench(items: items, rounds: rounds).run(note: note)
+        }
+
         var table = TextTable(headers: ["benchmark", "what", "measured", "ratio", "goal"], leftAligned: [0, 1])
         for line in lines { table.add(line) }
         print("spindle bench: \(cpus) usable CPUs; ratios are Spindle's advantage, measured side by side\n")
         print(table.render())
 
-        // 8. The wire coder against Foundation's coders, in a table of its own.
+        // 9. The wire coder against Foundation's coders, in a table of its own.
         if selected.contains("wire") {
             note("wire coder against JSONEncoder and PropertyListEncoder, \(rounds + 4) rounds")
             let rows = try WireBenchmark.rows(rounds: rounds + 4)
