@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "Spindle", targets: ["Spindle"]),
         .executable(name: "spindle", targets: ["SpindleCLI"]),
+        .executable(name: "file-pipeline", targets: ["FilePipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +39,13 @@ let package = Package(
                 "Spindle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The pipeline example: read files on threads, analyse them in processes, store on threads.
+        .executableTarget(
+            name: "FilePipeline",
+            dependencies: ["Spindle"],
+            path: "Examples/FilePipeline",
             swiftSettings: strictSettings
         ),
         // The conformance suite every Pool backend runs; generic over `Pool`, so later
