@@ -24,7 +24,11 @@ struct Summary: Codable, Sendable {
 /// Reads a whole file from the disk, not from the page cache: the kernel is first asked to drop
 /// the file's cached pages, so every run waits for the storage as a first run would.
 struct ReadFile: Job {
+    /// Milliseconds to wait on top of the disk, as remote storage would: a network round trip.
+    var latency = 0
+
     func run(_ path: String) async throws -> FileContents {
+        if latency > 0 { usleep(UInt32(latency) * 1_000) }
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ExampleError("cannot open \(path): errno \(errno)") }
         defer { close(fd) }
@@ -105,8 +109,11 @@ struct Analyse: Job {
 /// that must not lose results does; returns the path written.
 struct Store: Job {
     var directory: String
+    /// Milliseconds to wait on top of the disk, as remote storage would.
+    var latency = 0
 
     func run(_ summary: Summary) async throws -> String {
+        if latency > 0 { usleep(UInt32(latency) * 1_000) }
         let path = directory + "/" + summary.name + ".summary"
         let text = """
             count \(summary.count)
@@ -124,11 +131,12 @@ struct Store: Job {
 
 /// All three steps in one job: how a single pool does the whole work.
 struct ReadAnalyseStore: Job {
+    var read: ReadFile
     var analyse: Analyse
     var store: Store
 
     func run(_ path: String) async throws -> String {
-        try await store.run(analyse.run(ReadFile().run(path)))
+        try await store.run(analyse.run(read.run(path)))
     }
 }
 

@@ -1,10 +1,12 @@
 import Glibc
 
-/// The example's command line: `--files N`, `--dir PATH`, `--rounds N`.
+/// The example's command line: `--files N`, `--dir PATH`, `--rounds N`, `--latency MS`.
 struct Settings {
     var files = 64
     var directory = "/tmp/spindle-pipeline-example"
     var rounds = 1
+    /// Milliseconds each read and each write waits on top of the disk, as remote storage would.
+    var latency = 0
 
     init(_ arguments: ArraySlice<String>) throws {
         var arguments = arguments
@@ -23,8 +25,15 @@ struct Settings {
                     throw ExampleError("--rounds takes a count from 1 to 100, not \(value)")
                 }
                 rounds = count
+            case "--latency":
+                guard let milliseconds = Int(value), (0...10_000).contains(milliseconds) else {
+                    throw ExampleError("--latency takes milliseconds from 0 to 10000, not \(value)")
+                }
+                latency = milliseconds
             default:
-                throw ExampleError("unknown option \(flag); the options are --files N, --dir PATH and --rounds N")
+                throw ExampleError(
+                    "unknown option \(flag); the options are --files N, --dir PATH, --rounds N and --latency MS"
+                )
             }
         }
     }

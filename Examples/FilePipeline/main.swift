@@ -3,9 +3,12 @@
 // time with a plain sequential loop and with one pool doing all three steps.
 //
 //     swift run -c release file-pipeline [--files 64] [--dir /tmp/spindle-pipeline-example] [--rounds 1]
+//                                        [--latency MS]
 //
 // The input files are generated on the first run. Every read goes to the disk (the file's cached
-// pages are dropped first) and every summary is synced to the disk, so the I/O is real.
+// pages are dropped first) and every summary is synced to the disk, so the I/O is real. A fast
+// local disk makes it short, though; `--latency 10` adds 10 ms to each read and each write, as
+// storage across a network would.
 
 import Glibc
 import Spindle
@@ -16,8 +19,11 @@ try await Spindle.bootstrap()
 let settings = try Settings(CommandLine.arguments.dropFirst())
 let cpus = AvailableCPUs.count
 let paths = try InputFiles.prepare(in: settings.directory + "/input", count: settings.files)
+let readStep = ReadFile(latency: settings.latency)
 let analyse = Analyse()
-print("file-pipeline: \(paths.count) files of 256 KiB in \(settings.directory)/input, \(cpus) CPUs\n")
+let latencyNote =
+    settings.latency == 0 ? "" : "; each read and write waits \(settings.latency) ms more, as remote storage would"
+print("file-pipeline: \(paths.count) files of 256 KiB in \(settings.directory)/input, \(cpus) CPUs\(latencyNote)\n")
 fflush(nil)  // the progress lines go to standard error: show this first
 
 /// Runs `body` `settings.rounds` times and returns the shortest wall time, in seconds.
@@ -26,7 +32,7 @@ func bestOf(_ name: String, _ body: (Store) async throws -> Int) async throws ->
     for _ in 0..<settings.rounds {
         let output = try InputFiles.emptyDirectory(settings.directory + "/output-" + name)
         let start = ContinuousClock.now
-        let written = try await body(Store(directory: output))
+        let written = try await body(Store(directory: output, latency: settings.latency))
         let elapsed = ContinuousClock.now - start
         precondition(written == paths.count, "\(name) wrote \(written) summaries, not \(paths.count)")
         best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
@@ -41,7 +47,7 @@ let pipelineTime = try await bestOf("pipeline") { store in
     let analysers = try ProcessPool(workers: cpus)
     let writers = try ThreadPool(workers: 4, name: "store")
     let pipeline = Pipeline(paths)
-        .stage(ReadFile(), on: readers, name: "read")
+        .stage(readStep, on: readers, name: "read")
         .stage(analyse, on: analysers, name: "analyse")
         .stage(store, on: writers, name: "store")
         .showingProgress()
@@ -57,12 +63,12 @@ print("\n" + lastReport + "\n")
 
 // 2. A plain loop: one step after the other, one file after the other.
 let sequentialTime = try await bestOf("sequential") { store in
-    for path in paths { _ = try await store.run(analyse.run(ReadFile().run(path))) }
+    for path in paths { _ = try await store.run(analyse.run(readStep.run(path))) }
     return paths.count
 }
 
 // 3. One pool doing all three steps for each file, as `executor.map` would.
-let wholeJob = { (store: Store) in ReadAnalyseStore(analyse: analyse, store: store) }
+let wholeJob = { (store: Store) in ReadAnalyseStore(read: readStep, analyse: analyse, store: store) }
 let threadPoolTime = try await bestOf("threads") { store in
     let pool = try ThreadPool(workers: cpus)
     let written = try await pool.map(wholeJob(store), paths, chunkSize: 1).collect().count
