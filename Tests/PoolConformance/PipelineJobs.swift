@@ -1,4 +1,5 @@
 public import Spindle
+import Glibc
 
 // Jobs the pipeline tests run on process pools as well as thread pools.
 
@@ -22,5 +23,22 @@ public struct Payload: Job {
         var bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: x), count: size)
         bytes[0] = UInt8(truncatingIfNeeded: x >> 8)
         return bytes
+    }
+}
+
+/// Reads a whole file and returns its size: a reading stage.
+public struct ReadSize: Job {
+    public init() {}
+    public func run(_ path: String) async throws -> Int {
+        guard let file = fopen(path, "r") else { throw ConformanceFailure(input: -1) }
+        defer { fclose(file) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var size = 0
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count == 0 { break }
+            size += count
+        }
+        return size
     }
 }

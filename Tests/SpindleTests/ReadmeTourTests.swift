@@ -65,4 +65,23 @@ struct ReadmeTourTests {
         #expect(try await lock.withLock { 5 } == 5)
         await pool.shutdown()
     }
+
+    /// The README's "Pipelines", with test jobs in place of the example's.
+    @Test func thePipelineTourRunsAsDocumented() async throws {
+        let paths = ["/etc/hostname", "/etc/os-release", "/etc/passwd"]
+        let io = try ThreadPool(workers: 8), cpu = try makeTestPool(workers: 2)
+        let pipeline = Pipeline(paths)
+            .stage(ReadSize(), on: io, name: "read")
+            .stage(Square(), on: cpu, name: "analyse")
+            .stage(on: io, name: "store", concurrency: 4) { $0 + 1 }
+            .showingProgress()
+        var written: [Int] = []
+        for try await result in pipeline { written.append(result) }
+        #expect(written.count == 3 && written.allSatisfy { $0 > 1 })
+        let report = try #require(pipeline.report)
+        #expect(report.stages.map(\.name) == ["read", "analyse", "store"])
+        #expect(report.description.contains("verdict: "))
+        await cpu.shutdown()
+        await io.shutdown()
+    }
 }
