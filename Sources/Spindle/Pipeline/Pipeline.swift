@@ -63,6 +63,10 @@ public final class Pipeline<Output: Sendable>: AsyncSequence, Sendable {
 
     /// A pipeline whose items come from `source`, read lazily as the first stage has room.
     ///
+    /// The source is read on one of Swift's cooperative threads, which it holds while `next()`
+    /// blocks: a source that waits for long (lines typed at a terminal, a socket) is better an
+    /// `AsyncSequence`, or a cheap sequence of names whose slow reading is the first stage.
+    ///
     /// - Parameters:
     ///   - source: the items; read in batches on a task of the pipeline's own.
     ///   - options: order, failure handling and the default buffer size.
