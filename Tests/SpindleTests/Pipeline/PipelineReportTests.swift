@@ -11,18 +11,22 @@ func spin(microseconds: Int) {
     withExtendedLifetime(x) {}
 }
 
+/// Whether the tests run alone on the machine: `SPINDLE_TIMING_ALONE`, which `scripts/test` sets
+/// for its second phase.
+let runningAlone = getenv("SPINDLE_TIMING_ALONE").map { String(cString: $0) } == "1"
+
 /// Runs a pipeline (made afresh by `run`) until its report names `expected` as the limit, at most
 /// three times, and returns that report.
 ///
-/// Alone on the machine (`SPINDLE_TIMING_ALONE`, set by `scripts/test` for its second phase) it
-/// must. In the full, parallel run other tests can hold the cooperative threads that the source
-/// and the consuming loop need for seconds; the report then truthfully finds no stage busy, and
-/// that is all the run can check.
+/// Alone on the machine it must. In the full, parallel run (under ThreadSanitizer above all) other
+/// tests hold the CPUs and the cooperative threads that the source and the consuming loop need,
+/// for seconds at a time, so what limits the pipeline is then the machine: a report that names
+/// something else is truthful, and all that run checks is that the verdict names what the numbers
+/// show.
 func report(
     limitedBy expected: PipelineReport.Limit,
     _ run: () async throws -> PipelineReport
 ) async throws -> PipelineReport? {
-    let alone = getenv("SPINDLE_TIMING_ALONE").map { String(cString: $0) } == "1"
     var last: PipelineReport?
     for _ in 0..<3 {
         let report = try await run()
@@ -30,11 +34,11 @@ func report(
         last = report
     }
     let report = try #require(last)
-    if !alone && report.limit == .nothing {
-        #expect(report.stages.allSatisfy { $0.busyShare < 0.3 }, "\(report)")
-        return nil
+    if runningAlone {
+        Issue.record("the limit is \(report.limit), not \(expected):\n\(report)")
+    } else if case .stage(let index) = report.limit {
+        #expect(report.verdict.contains("Stage `\(report.stages[index].name)` limits the pipeline"), "\(report)")
     }
-    Issue.record("the limit is \(report.limit), not \(expected):\n\(report)")
     return nil
 }
 
@@ -57,8 +61,10 @@ struct PipelineReportTests {
         }
         guard let report = found else { return }
         #expect(report.verdict.contains("Stage `crunch` limits the pipeline"), "\(report)")
-        // The stage after it waits for items more than the limiting stage does.
-        #expect(report.stages[2].inputWaitShare > report.stages[1].inputWaitShare, "\(report)")
+        if runningAlone {
+            // The stage after it waits for items more than the limiting stage does.
+            #expect(report.stages[2].inputWaitShare > report.stages[1].inputWaitShare, "\(report)")
+        }
     }
 
     @Test func aStageThatSleepsIsNamedAsWaitingNotComputing() async throws {
