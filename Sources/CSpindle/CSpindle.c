@@ -60,6 +60,10 @@ int spindle_set_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), truncated);
 }
 
+int spindle_get_thread_name(char *buffer, size_t size) {
+    return pthread_getname_np(pthread_self(), buffer, size);
+}
+
 int spindle_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *parent_fds, const int *child_fds, int count, pid_t *pid) {
     posix_spawn_file_actions_t actions;

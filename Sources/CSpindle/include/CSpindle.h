@@ -32,6 +32,10 @@ int spindle_open_direct(const char *path);
 /// Names the calling thread (pthread_setname_np); Linux keeps the first 15 bytes.
 int spindle_set_thread_name(const char *name);
 
+/// Copies the calling thread's name (pthread_getname_np) into `buffer` of `size` bytes (16 is
+/// enough), NUL-terminated; 0 or an errno value.
+int spindle_get_thread_name(char *buffer, size_t size);
+
 /// Starts `path` with `argv` and `envp` (NULL-terminated) as a worker process: its stdin is
 /// /dev/null, `parent_fds[i]` becomes
 /// descriptor `child_fds[i]` in the child for each of `count` pairs, every other descriptor above the

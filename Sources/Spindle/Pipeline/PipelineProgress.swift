@@ -122,18 +122,6 @@ enum ProgressDisplay {
         writeToStandardError(progress.line + "\n")
         return 0
     }
-
-    private static func writeToStandardError(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
-    }
 }
 
 /// "2.4 s", "35 ms".
