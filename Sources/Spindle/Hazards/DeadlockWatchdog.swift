@@ -1,0 +1,121 @@
+internal import Glibc
+
+/// Finds deadlocks that really happen: threads blocked in a cycle, each waiting for a checked lock
+/// that the next one holds, for longer than the threshold (the wait-for graph, as Java's
+/// `ThreadMXBean.findDeadlockedThreads` has it).
+///
+/// Threads record their waits here (only checks-on acquisitions that had to wait); a thread of its
+/// own looks four times per threshold and reports each cycle once.
+final class DeadlockWatchdog: Sendable {
+    static let shared = DeadlockWatchdog()
+
+    /// A thread waiting for a lock: which, since when (monotonic nanoseconds), from where.
+    struct Wait: Sendable {
+        let lock: LockIdentity
+        let since: UInt64
+        let site: CallSite
+    }
+
+    private struct State {
+        var waits: [Int32: Wait] = [:]
+        var reported: Set<Set<Int32>> = []
+        var started = false
+    }
+    private let state = Locked(State())
+
+    func reset() {
+        state.withLock { $0.reported = [] }
+    }
+
+    /// Records that the thread `id` starts waiting for `lock`.
+    func beginWait(thread id: Int32, for lock: LockIdentity, at site: CallSite) {
+        state.withLock { $0.waits[id] = Wait(lock: lock, since: monotonicNanoseconds(), site: site) }
+    }
+
+    /// Records that the thread `id` no longer waits.
+    func endWait(thread id: Int32) {
+        state.withLock { $0.waits[id] = nil }
+    }
+
+    /// Starts the watchdog's thread, once.
+    func start() {
+        let startNow = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard startNow else { return }
+        do {
+            try startDetachedThread(name: "spindle-hazards") { [self] in watch() }
+        } catch {
+            state.withLock { $0.started = false }
+            writeToStandardError("spindle: cannot start the deadlock watchdog: \(error)\n")
+        }
+    }
+
+    private func watch() {
+        while true {
+            let threshold = HazardChecks.deadlockThreshold
+            usleep(UInt32(min(threshold.clampedNanoseconds / 4_000, 1_000_000)))
+            guard HazardChecks.isEnabled else { continue }
+            for report in findDeadlocks(olderThan: threshold.clampedNanoseconds) {
+                HazardChecks.report(report)
+            }
+        }
+    }
+
+    /// The cycles of waits in which every wait is older than `threshold` nanoseconds, each
+    /// reported once.
+    func findDeadlocks(olderThan threshold: UInt64) -> [HazardReport] {
+        let now = monotonicNanoseconds()
+        let waits = state.withLock { $0.waits }
+        var reports: [HazardReport] = []
+        for (start, wait) in waits where now - wait.since >= threshold {
+            // Follow waiter → holder of the lock it wants → the lock that one wants → …
+            var chain = [start]
+            var current = wait
+            while true {
+                let holder = current.lock.owner.load(ordering: .relaxed)
+                guard holder != 0, let next = waits[holder], now - next.since >= threshold else { break }
+                if let loopStart = chain.firstIndex(of: holder) {
+                    let cycle = Array(chain[loopStart...])
+                    let isNew = state.withLock { $0.reported.insert(Set(cycle)).inserted }
+                    if isNew { reports.append(report(cycle, waits, now: now)) }
+                    break
+                }
+                chain.append(holder)
+                current = next
+            }
+        }
+        return reports
+    }
+
+    private func report(_ cycle: [Int32], _ waits: [Int32: Wait], now: UInt64) -> HazardReport {
+        var details: [String] = []
+        var threads: [String] = []
+        var locks: [String] = []
+        for id in cycle {
+            guard let wait = waits[id] else { continue }
+            let thread = ThreadLocks.thread(id)
+            let name = thread?.name ?? "thread \(id)"
+            threads.append(name)
+            locks.append(wait.lock.name)
+            let holds = (thread?.held ?? []).map { "`\($0.lock.name)` (taken at \($0.site))" }
+            let waited = Duration.nanoseconds(Int64(clamping: now - wait.since))
+            details.append(
+                "thread \(name) holds \(holds.isEmpty ? "no checked lock" : holds.joined(separator: ", ")) "
+                    + "and has waited \(formatFixed(waited.seconds, digits: 2)) s for `\(wait.lock.name)` at \(wait.site)"
+            )
+        }
+        let summary =
+            cycle.count == 1
+            ? "thread \(threads[0]) waits for a lock it holds itself: it can never go on"
+            : "\(cycle.count) threads wait for each other in a cycle (\(threads.joined(separator: " → ")) → \(threads[0])): none can go on"
+        return HazardReport(
+            kind: .deadlock,
+            summary: summary,
+            details: details,
+            locks: locks,
+            threads: threads
+        )
+    }
+}
