@@ -36,6 +36,7 @@ let package = Package(
         .executableTarget(
             name: "SpindleCLI",
             dependencies: [
+                "CSpindle",
                 "Spindle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

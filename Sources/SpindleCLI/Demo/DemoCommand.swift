@@ -48,13 +48,25 @@ struct WhichProcess: Job {
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "A tour of the Pool interface on a ThreadPool and a ProcessPool, with real output."
+        abstract: "A tour of the Pool interface on a ThreadPool and a ProcessPool, with real output.",
+        discussion: """
+            With a hazard (race, deadlock), shows that hazard happening for real, what names it, and \
+            the fixed version running clean.
+            """
     )
+
+    @Argument(help: "A hazard to show: race or deadlock. Without one, the tour of the pools.")
+    var hazard: HazardDemo?
 
     @Option(name: .customLong("worker-executable"), help: .hidden)
     var workerExecutable: String?
 
     func run() async throws {
+        if let hazard {
+            // Blocks this thread while the demo's own threads run; nothing else needs it meanwhile.
+            for line in hazard.run() { print(line) }
+            return
+        }
         for line in try await Self.tour() { print(line) }
         for line in try await Self.processTour(workerExecutable: workerExecutable) { print(line) }
     }

@@ -1,0 +1,198 @@
+import ArgumentParser
+import CSpindle
+import Foundation
+import Spindle
+import Synchronization
+
+/// The hazards `spindle demo` shows: each happens for real, is named, and then runs fixed.
+enum HazardDemo: String, CaseIterable, ExpressibleByArgument {
+    case race, deadlock
+
+    /// Runs the demo and returns what it prints, line by line.
+    func run() -> [String] {
+        switch self {
+        case .race: RaceDemo.run()
+        case .deadlock: DeadlockDemo.run()
+        }
+    }
+}
+
+/// An integer that threads share with no synchronisation at all: the race's victim.
+private final class UnguardedCounter: @unchecked Sendable {
+    // @unchecked Sendable on purpose: this is the bug the demo shows.
+    private var value = 0
+
+    /// Reads, adds one, writes back: three steps another thread can come between.
+    @inline(never)
+    func increment() {
+        let read = load()
+        store(read + 1)
+    }
+
+    @inline(never) func load() -> Int { value }
+    @inline(never) func store(_ newValue: Int) { value = newValue }
+}
+
+/// Two threads add to one counter; without a lock, updates are lost.
+enum RaceDemo {
+    static let perThread = 10_000_000
+
+    static func run() -> [String] {
+        var out = [
+            "race: two threads each add 1 to a shared counter \(perThread.formatted()) times.",
+            "  counter += 1 is three steps (read, add, write); when both threads read the same value,",
+            "  both write value + 1, and one of the two additions is lost.",
+        ]
+        let unguarded = UnguardedCounter()
+        bothThreads { unguarded.increment() }
+        let expected = 2 * perThread
+        let lost = expected - unguarded.load()
+        out.append(
+            "without a lock:  \(unguarded.load().formatted()) instead of \(expected.formatted()): \(lost.formatted()) updates lost"
+                + (lost == 0 ? " (none this time: the threads happened not to overlap; run it again)" : "")
+        )
+        out.append("  What names a race is ThreadSanitizer: `swift run --sanitize=thread spindle demo race`")
+        out.append("  stops at the first one and shows both threads' stacks, the read and the write.")
+        let guarded = CheckedLock(0, name: "counter")
+        bothThreads { guarded.withLock { $0 += 1 } }
+        out.append("fixed, with a lock:  \(guarded.withLock { $0 }.formatted()): every update counted")
+        let atomic = Atomic(0)
+        bothThreads { atomic.add(1, ordering: .relaxed) }
+        out.append(
+            "fixed, with an atomic:  \(atomic.load(ordering: .relaxed).formatted()): one indivisible read-add-write per update"
+        )
+        return out
+    }
+
+    /// Runs `body` `perThread` times on each of two threads, started together.
+    private static func bothThreads(_ body: @escaping @Sendable () -> Void) {
+        let ready = DispatchGroup(), done = DispatchGroup()
+        for index in 1...2 {
+            ready.enter()
+            done.enter()
+            startThread(named: "adder-\(index)") {
+                ready.leave()
+                ready.wait()
+                for _ in 0..<perThread { body() }
+                done.leave()
+            }
+        }
+        done.wait()
+    }
+}
+
+/// Starts a thread named `name` (as `top -H` and the reports show it) running `body`.
+func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+    // Named by the thread itself, before it takes any lock: Foundation's `Thread.name` reaches
+    // the OS thread only some of the time, and the reports must name it every time.
+    Thread.detachNewThread {
+        _ = spindle_set_thread_name(name)
+        body()
+    }
+}
+
+/// Two transfers lock the same two accounts in opposite orders, and deadlock.
+enum DeadlockDemo {
+    /// An account: a balance behind a checked lock.
+    final class Account: Sendable {
+        let number: Int
+        let balance: CheckedLock<Int>
+        init(_ number: Int, balance: Int) {
+            self.number = number
+            self.balance = CheckedLock(balance, name: "account \(number)")
+        }
+    }
+
+    /// Locks the account money leaves, then the one it goes to: the order depends on the direction.
+    static func transfer(_ amount: Int, from source: Account, to target: Account, meanwhile: () -> Void = {}) {
+        source.balance.withLock { from in
+            meanwhile()
+            target.balance.withLock { to in
+                from -= amount
+                to += amount
+            }
+        }
+    }
+
+    /// Locks the lower-numbered account first, whichever way the money goes: one order for all.
+    static func orderedTransfer(_ amount: Int, from source: Account, to target: Account) {
+        let (first, second) = source.number < target.number ? (source, target) : (target, source)
+        first.balance.withLock { firstBalance in
+            second.balance.withLock { secondBalance in
+                if first === source {
+                    firstBalance -= amount
+                    secondBalance += amount
+                } else {
+                    secondBalance -= amount
+                    firstBalance += amount
+                }
+            }
+        }
+    }
+
+    static func run() -> [String] {
+        let threshold = Duration.milliseconds(500)
+        let reports = HazardCollector()
+        HazardChecks.enable(reportingTo: .collect(into: reports), deadlockThreshold: threshold)
+        defer { HazardChecks.disable() }
+        var out = [
+            "deadlock: two threads move money between accounts 1 and 2 at the same time, one each way.",
+            "  A transfer locks the account the money leaves, then the one it goes to: 1 → 2 locks 1",
+            "  then 2; 2 → 1 locks 2 then 1. Each thread can take its first lock and wait for ever",
+            "  for its second, which the other holds. Spindle's checks are on (HazardChecks.enable).",
+        ]
+        let one = Account(1, balance: 100), two = Account(2, balance: 100)
+        let bothHoldOne = DispatchGroup()
+        bothHoldOne.enter()
+        bothHoldOne.enter()
+        let meet: @Sendable () -> Void = {
+            bothHoldOne.leave()
+            bothHoldOne.wait()
+        }
+        startThread(named: "transfer 1→2") { transfer(10, from: one, to: two, meanwhile: meet) }
+        startThread(named: "transfer 2→1") { transfer(20, from: two, to: one, meanwhile: meet) }
+        let start = ContinuousClock.now
+        guard let potential = reports.waitForReport(of: .potentialDeadlock, timeout: .seconds(30)) else {
+            return out + ["(no report came: the checks did not see both orders)"]
+        }
+        out.append("")
+        out.append("At the second lock, before anything hangs, the lock-order graph sees both orders:")
+        out += potential.description.split(separator: "\n").map { "  " + $0 }
+        guard let deadlock = reports.waitForReport(of: .deadlock, timeout: .seconds(30)) else {
+            return out + ["(the watchdog did not report: did the threads not deadlock?)"]
+        }
+        let after = ContinuousClock.now - start
+        out.append("")
+        out.append(
+            "\(Verdict.format(after.seconds)) s later (threshold \(Verdict.format(threshold.seconds)) s), the watchdog finds them stuck for real:"
+        )
+        out += deadlock.description.split(separator: "\n").map { "  " + $0 }
+        out.append("  They stay stuck: a deadlock never resolves itself. (A handler of .stop would end")
+        out.append("  the program here with this report, instead of letting it hang.)")
+
+        // The fix: one order for everyone. (The stuck threads stay stuck; the checks stay on.)
+        let three = Account(3, balance: 100), four = Account(4, balance: 100)
+        let fixedRuns = 10_000
+        let done = DispatchGroup()
+        for (source, target) in [(three, four), (four, three)] {
+            done.enter()
+            startThread(named: "transfer \(source.number)→\(target.number)") {
+                for _ in 0..<fixedRuns { orderedTransfer(1, from: source, to: target) }
+                done.leave()
+            }
+        }
+        done.wait()
+        let total = three.balance.withLock { $0 } + four.balance.withLock { $0 }
+        let newReports = reports.reports.filter { report in
+            report.locks.contains { $0 == three.balance.name || $0 == four.balance.name }
+        }.count
+        out.append("")
+        out.append(
+            "Fixed: lock the lower-numbered account first, whichever way the money goes. \(fixedRuns.formatted()) transfers each way"
+        )
+        out.append(
+            "  at once: they finish, the total is still \(total), and the checks report \(newReports == 0 ? "nothing" : "\(newReports) hazards")."
+        )
+        return out
+    }
+}
