@@ -36,12 +36,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Benchmarks to run, comma-separated: map, latency, cpu, io, process, shared, pipeline, wire (all by default); or \
+            Benchmarks to run, comma-separated: map, latency, cpu, io, process, shared, pipeline, hazards, wire (all by default); or \
             parts of process: process-jobs, process-map, process-latency, process-transfer, process-timeout, \
             process-start, process-cpu; or of shared: shared-array, shared-queue, shared-lock.
             """
     )
-    var only: String = "map,latency,cpu,io,process,shared,pipeline,wire"
+    var only: String = "map,latency,cpu,io,process,shared,pipeline,hazards,wire"
 
     private var selected: Set<String> {
         Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -49,7 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Every name `--only` accepts.
     static let benchmarkNames: Set<String> = Set([
-        "map", "latency", "cpu", "io", "process", "shared", "pipeline", "wire",
+        "map", "latency", "cpu", "io", "process", "shared", "pipeline", "hazards", "wire",
     ])
     .union(ProcessBench.allParts.map { "process-" + $0 })
     .union(sharedParts.map { "shared-" + $0 })
@@ -244,12 +244,18 @@ struct BenchCommand: AsyncParsableCommand {
             lines += try await PipelineBench(items: items, rounds: rounds).run(note: note)
         }
 
+        // 9. Checked locks: what the hazard checks cost, off and on.
+        if selected.contains("hazards") {
+            note("uncontended lock + unlock: CheckedLock (checks off and on) vs Synchronization.Mutex")
+            lines += HazardBench.run()
+        }
+
         var table = TextTable(headers: ["benchmark", "what", "measured", "ratio", "goal"], leftAligned: [0, 1])
         for line in lines { table.add(line) }
         print("spindle bench: \(cpus) usable CPUs; ratios are Spindle's advantage, measured side by side\n")
         print(table.render())
 
-        // 9. The wire coder against Foundation's coders, in a table of its own.
+        // 10. The wire coder against Foundation's coders, in a table of its own.
         if selected.contains("wire") {
             note("wire coder against JSONEncoder and PropertyListEncoder, \(rounds + 4) rounds")
             let rows = try WireBenchmark.rows(rounds: rounds + 4)

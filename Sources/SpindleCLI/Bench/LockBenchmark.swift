@@ -74,14 +74,14 @@ enum LockBenchmark {
     }
 
     /// Nanoseconds per call of `body`, over ``pairs`` calls.
-    private static func nanosecondsPerPair(_ body: () -> Void) -> Double {
+    static func nanosecondsPerPair(_ body: () -> Void) -> Double {
         let start = ContinuousClock.now
         for _ in 0..<pairs { body() }
         return (ContinuousClock.now - start).seconds * 1e9 / Double(pairs)
     }
 
     /// Starts a thread that sleeps until the process exits.
-    private static func startIdleThread() {
+    static func startIdleThread() {
         var thread = pthread_t()
         if pthread_create(
             &thread,
