@@ -5,7 +5,7 @@ internal import Glibc
 /// `ThreadMXBean.findDeadlockedThreads` has it).
 ///
 /// Threads record their waits here (only checks-on acquisitions that had to wait); a thread of its
-/// own looks four times per threshold and reports each cycle once.
+/// own looks four times per threshold and reports each cycle once, when two looks in a row find it.
 final class DeadlockWatchdog: Sendable {
     static let shared = DeadlockWatchdog()
 
@@ -19,7 +19,17 @@ final class DeadlockWatchdog: Sendable {
     private struct State {
         var waits: [Int32: Wait] = [:]
         var reported: Set<Set<Int32>> = []
+        /// Cycles seen in the last scan, by their threads and when each began to wait: a cycle is
+        /// reported only when the next scan sees the very same waits again.
+        var candidates: Set<[CycleMember]> = []
         var started = false
+    }
+
+    /// One thread of a cycle, and when its wait began: the same wait in two scans is still the
+    /// same wait, while a thread that got its lock and waits again has a new `since`.
+    private struct CycleMember: Hashable {
+        let thread: Int32
+        let since: UInt64
     }
     private let state = Locked(State())
 
@@ -63,29 +73,43 @@ final class DeadlockWatchdog: Sendable {
         }
     }
 
-    /// The cycles of waits in which every wait is older than `threshold` nanoseconds, each
-    /// reported once.
+    /// The cycles of waits in which every wait is older than `threshold` nanoseconds and which the
+    /// previous scan saw too, each reported once.
+    ///
+    /// The waits are a snapshot but the owners are read live, so one scan can stitch together a
+    /// cycle that never existed (a waiter that got its lock meanwhile now owns it). A real deadlock
+    /// stays put: requiring the same cycle, with the same waits, in two scans a quarter threshold
+    /// apart rules such phantoms out.
     func findDeadlocks(olderThan threshold: UInt64) -> [HazardReport] {
-        let now = monotonicNanoseconds()
         let waits = state.withLock { $0.waits }
+        let now = monotonicNanoseconds()
+        func waited(_ wait: Wait) -> UInt64 { now > wait.since ? now - wait.since : 0 }
+        var found: Set<[CycleMember]> = []
         var reports: [HazardReport] = []
-        for (start, wait) in waits where now - wait.since >= threshold {
+        for (start, wait) in waits where waited(wait) >= threshold {
             // Follow waiter → holder of the lock it wants → the lock that one wants → …
             var chain = [start]
             var current = wait
             while true {
                 let holder = current.lock.owner.load(ordering: .relaxed)
-                guard holder != 0, let next = waits[holder], now - next.since >= threshold else { break }
+                guard holder != 0, let next = waits[holder], waited(next) >= threshold else { break }
                 if let loopStart = chain.firstIndex(of: holder) {
                     let cycle = Array(chain[loopStart...])
-                    let isNew = state.withLock { $0.reported.insert(Set(cycle)).inserted }
-                    if isNew { reports.append(report(cycle, waits, now: now)) }
+                    // One form per cycle, whichever thread it was entered by.
+                    let members = cycle.map { CycleMember(thread: $0, since: waits[$0]?.since ?? 0) }
+                        .sorted { $0.thread < $1.thread }
+                    found.insert(members)
+                    let confirmed = state.withLock { state in
+                        state.candidates.contains(members) && state.reported.insert(Set(cycle)).inserted
+                    }
+                    if confirmed { reports.append(report(cycle, waits, now: now)) }
                     break
                 }
                 chain.append(holder)
                 current = next
             }
         }
+        state.withLock { $0.candidates = found }
         return reports
     }
 
@@ -100,7 +124,7 @@ final class DeadlockWatchdog: Sendable {
             threads.append(name)
             locks.append(wait.lock.name)
             let holds = (thread?.held ?? []).map { "`\($0.lock.name)` (taken at \($0.site))" }
-            let waited = Duration.nanoseconds(Int64(clamping: now - wait.since))
+            let waited = Duration.nanoseconds(Int64(clamping: now > wait.since ? now - wait.since : 0))
             details.append(
                 "thread \(name) holds \(holds.isEmpty ? "no checked lock" : holds.joined(separator: ", ")) "
                     + "and has waited \(formatFixed(waited.seconds, digits: 2)) s for `\(wait.lock.name)` at \(wait.site)"

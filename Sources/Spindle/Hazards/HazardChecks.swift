@@ -34,8 +34,8 @@ public enum HazardChecks {
     ///     ``HazardHandler/collect(into:)`` (for tests), ``HazardHandler/stop`` (report, then end
     ///     the program), or your own.
     ///   - deadlockThreshold: how long threads must have waited in a cycle before the watchdog
-    ///     reports a deadlock; it looks four times per threshold, so a deadlock is reported within
-    ///     1.25 thresholds of forming.
+    ///     reports a deadlock; it looks four times per threshold and reports a cycle that two looks
+    ///     in a row find, so a deadlock is reported within 1.5 thresholds of forming.
     public static func enable(reportingTo handler: HazardHandler = .log, deadlockThreshold: Duration = .seconds(1)) {
         settings.withLock {
             $0.handler = handler

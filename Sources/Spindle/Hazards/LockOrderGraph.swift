@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The order in which checked locks have been taken, over the whole program: an edge A → B for
 /// every time some thread took B while holding A. A cycle means two threads can each hold one lock
 /// of it and wait for the next: a potential deadlock, reported the first time an acquisition
@@ -20,9 +22,12 @@ final class LockOrderGraph: Sendable {
         var reported: Set<Set<Int>> = []
     }
     private let state = Locked(State())
+    /// Bumped by ``reset()``: threads then forget the orders they remembered seeing.
+    let generation = Atomic(0)
 
     func reset() {
         state.withLock { $0 = State() }
+        generation.add(1, ordering: .relaxed)
     }
 
     /// Records that `thread` takes `lock` at `site` while holding `held`, and returns the report of
@@ -38,7 +43,8 @@ final class LockOrderGraph: Sendable {
             }
             // Locks of one class taken together have no order between them to check.
             guard holding.lock.orderKey != lock.orderKey else { continue }
-            guard thread.isNew(LockPair(first: holding.lock.orderKey, then: lock.orderKey)) else { continue }
+            let pair = LockPair(first: holding.lock.orderKey, then: lock.orderKey)
+            guard thread.isNew(pair, generation: generation.load(ordering: .relaxed)) else { continue }
             let edge = Edge(
                 heldName: holding.lock.name,
                 heldSite: holding.site,
@@ -58,7 +64,7 @@ final class LockOrderGraph: Sendable {
             state.edges[from, default: [:]][to] = edge
             // A path back from `to` to `from` closes a cycle through the new edge.
             guard let path = Self.path(from: to, to: from, in: state.edges) else { return nil }
-            let nodes = Set([from] + path.map(\.to))
+            let nodes = Set([from, to] + path.map(\.to))
             guard state.reported.insert(nodes).inserted else { return nil }
             let cycle = [edge] + path.map(\.edge)
             return Self.report(cycle)

@@ -15,8 +15,9 @@ final class ThreadLocks: Sendable {
     let threadID: Int32
     let name: String
     private let heldStorage = Locked<[HeldLock]>([])
-    /// Lock pairs this thread has already seen taken in this order: the graph need not be asked again.
-    private let knownOrders = Locked<Set<LockPair>>([])
+    /// Lock pairs this thread has already seen taken in this order, in the graph's current
+    /// generation: the graph need not be asked again.
+    private let knownOrders = Locked<(generation: Int, pairs: Set<LockPair>)>((0, []))
 
     private init(threadID: Int32, name: String) {
         self.threadID = threadID
@@ -34,9 +35,13 @@ final class ThreadLocks: Sendable {
         }
     }
 
-    /// Whether the order `pair` is new to this thread (and remembers it).
-    func isNew(_ pair: LockPair) -> Bool {
-        knownOrders.withLock { $0.insert(pair).inserted }
+    /// Whether the order `pair` is new to this thread since the graph's `generation` began (and
+    /// remembers it).
+    func isNew(_ pair: LockPair, generation: Int) -> Bool {
+        knownOrders.withLock { known in
+            if known.generation != generation { known = (generation, []) }
+            return known.pairs.insert(pair).inserted
+        }
     }
 
     // MARK: The calling thread's

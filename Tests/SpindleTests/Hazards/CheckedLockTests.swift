@@ -89,6 +89,32 @@ struct CheckedLockTests {
         }
     }
 
+    /// Two cycles through one lock are two reports, and `reset()` forgets every order seen,
+    /// including those each thread remembered having recorded.
+    @Test func everyCycleIsReportedOnceAndResetForgetsEveryOrder() async {
+        await #expect(processExitsWith: .success) {
+            let collector = HazardCollector()
+            HazardChecks.enable(reportingTo: .collect(into: collector))
+            let a = CheckedLock(0, name: "a"), b = CheckedLock(0, name: "b"), c = CheckedLock(0, name: "c")
+            b.withLock { _ in a.withLock { $0 += 1 } }
+            c.withLock { _ in a.withLock { $0 += 1 } }
+            a.withLock { _ in b.withLock { $0 += 1 } }
+            a.withLock { _ in c.withLock { $0 += 1 } }
+            guard collector.reports.count == 2 else {
+                print(collector.reports)
+                exit(2)
+            }
+            HazardChecks.reset()
+            a.withLock { _ in b.withLock { $0 += 1 } }
+            guard collector.reports.count == 2 else { exit(3) }
+            onNewThread(named: "other") { b.withLock { _ in a.withLock { $0 += 1 } } }
+            guard collector.reports.count == 3 else {
+                print(collector.reports)
+                exit(4)
+            }
+        }
+    }
+
     @Test func locksOfOneClassAreOneNodeOfTheGraph() async {
         await #expect(processExitsWith: .success) {
             let collector = HazardCollector()
