@@ -16,6 +16,9 @@ struct ChunkRunner<Input: Sendable, Output: Sendable>: Sendable {
     let mode: Mode
     /// The pool, as the report names it.
     let pool: StagePool
+    /// The most items a chunk may hold: 1 where the pool times each task out, so that the timeout
+    /// applies to each item, as it does in `map`, and a late item is the one that fails.
+    var maximumChunkSize = Int.max
 
     /// How many chunks a stage keeps in flight unless told: one per thread when the stage's loops
     /// run the chunks on the threads themselves; two per worker otherwise, so that the next chunk
@@ -34,8 +37,20 @@ struct ChunkRunner<Input: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Runs chunks on the loop's own thread, a thread of `threads`.
+    ///
+    /// Once the pool is shut down its threads are gone and the loops would run on whatever
+    /// executor is left: a chunk then fails with ``SpindleError/Code/poolShutDown``, as a task
+    /// submitted to a shut-down pool does.
     init(inline body: @escaping @Sendable (Input) async throws -> Output, on threads: ThreadPool) {
-        mode = .inline({ inputs in await ThreadPool.runChunkHere(inputs, body) }, executor: threads)
+        mode = .inline(
+            { inputs in
+                if threads.isShutDown {
+                    return ChunkOutcome(outputs: [], failure: SpindleError.shutDown(), busyNanoseconds: 0)
+                }
+                return await ThreadPool.runChunkHere(inputs, body)
+            },
+            executor: threads
+        )
         pool = StagePool(threads)
     }
 
@@ -48,10 +63,12 @@ struct ChunkRunner<Input: Sendable, Output: Sendable>: Sendable {
         if let processes = pool as? ProcessPool {
             // Encoded once for every chunk; if it cannot be, each chunk reports why.
             let encoded = try? EncodedJob(job)
-            return ChunkRunner(
+            var runner = ChunkRunner(
                 run: { processes.runChunk(job, encoded: encoded, $0) },
                 pool: StagePool(kind: .processes, workers: processes.workerCount)
             )
+            if processes.taskTimeout != nil { runner.maximumChunkSize = 1 }
+            return runner
         }
         return ChunkRunner(run: { inputs in mapAsOneChunk(job, inputs, on: pool) }, pool: StagePool(pool))
     }

@@ -2,11 +2,13 @@
 ///
 /// Two arrays rather than an array of pairs: a stage hands its chunk's outputs on as they are, and
 /// a chunk's inputs are the values as they are, with no loop over the items (which, in generic
-/// code, would look up type metadata for every pair).
+/// code, would look up type metadata for every pair). Slices, so that taking chunk after chunk off
+/// the front of a large batch (a fan-out's) costs each chunk's size, not the rest's; indices are
+/// the slices', so read them with `first`, iteration or `prefix`, not from 0.
 struct ItemBatch<Value: Sendable>: Sendable {
     /// Each item's position in the source (for fanned-out items, their origin's).
-    var origins: [Int] = []
-    var values: [Value] = []
+    var origins: ArraySlice<Int> = []
+    var values: ArraySlice<Value> = []
 
     var count: Int { values.count }
     var isEmpty: Bool { values.isEmpty }
@@ -46,12 +48,12 @@ struct ItemBatch<Value: Sendable>: Sendable {
         }
     }
 
-    /// Removes and returns the first `n` items.
+    /// Removes and returns the first `n` items, in constant time (slices of the same storage).
     mutating func removeFirst(_ n: Int) -> ItemBatch {
         defer {
-            origins.removeFirst(n)
-            values.removeFirst(n)
+            origins = origins.dropFirst(n)
+            values = values.dropFirst(n)
         }
-        return ItemBatch(origins: Array(origins.prefix(n)), values: Array(values.prefix(n)))
+        return ItemBatch(origins: origins.prefix(n), values: values.prefix(n))
     }
 }

@@ -227,7 +227,7 @@ extension Pipeline {
             while batch.count < batchSize, let next = iterator.next() {
                 batch.values.append(next)
             }
-            batch.origins = Array(origin..<origin + batch.count)
+            batch.origins = ArraySlice(origin..<origin + batch.count)
             origin += batch.count
             if batch.isEmpty { break }
             let start = monotonicNanoseconds()
@@ -262,6 +262,8 @@ extension Pipeline {
             }
         } catch {
             if run.isStopping { return }
+            // Fatal even with `.collect`: nothing more can come from a broken source, and a run
+            // that ended quietly would pass a cut-short input off as the whole.
             run.record(
                 PipelineError(
                     stage: "source",
@@ -269,9 +271,10 @@ extension Pipeline {
                     item: origin,
                     input: "the source itself",
                     underlying: error
-                )
+                ),
+                fatal: true
             )
-            // With `.collect` a broken source still ends the input: nothing more can come from it.
+            return
         }
         buffer.producerFinished()
     }
@@ -311,7 +314,7 @@ extension Pipeline {
                 $0.itemsIn += taken?.items.count ?? 0
                 $0.waitingForInputNanoseconds += waited
             }
-            return taken?.items.values
+            return taken.map { Array($0.items.values) }
         }
 
         /// Waits until nothing of the run is left, then throws why it stopped, if it did not finish.

@@ -79,18 +79,18 @@ final class PipelineRun: Sendable {
         if stopped { canceller() }
     }
 
-    /// Records a stage's failure: with `.stop`, the first one stops the run; with `.collect`, it is kept.
-    func record(_ failure: PipelineError) {
+    /// Records a stage's failure: with `.stop`, the first one stops the run; with `.collect`, it is
+    /// kept, unless it is `fatal` (nothing after it could succeed: a pool shut down or broken, a
+    /// source that broke), which stops the run whatever the options.
+    func record(_ failure: PipelineError, fatal: Bool = false) {
         let stopNow = state.withLock { state -> Bool in
-            switch options.onFailure {
-            case .collect:
+            if options.onFailure == .collect && !fatal {
                 state.collected.append(failure)
                 return false
-            case .stop:
-                guard state.phase == .running else { return false }
-                state.failure = failure
-                return true
             }
+            guard state.phase == .running else { return false }
+            state.failure = failure
+            return true
         }
         if stopNow { stop(as: .failed) }
     }

@@ -26,7 +26,7 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
             turns.cancel()
         }
         let sizer = Locked(ChunkSizer(.automatic))
-        let chunkLimit = max(1, input.capacity / concurrency)
+        let chunkLimit = min(runner.maximumChunkSize, max(1, input.capacity / concurrency))
         var executor: ThreadPool?
         if case .inline(_, let threads) = runner.mode { executor = threads }
         for _ in 0..<concurrency {
@@ -73,6 +73,13 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
         output.producerFinished()
     }
 
+    /// Whether `failure` says the pool can run nothing more, so that trying the other items (with
+    /// `.collect`) would only fail each of them in turn.
+    private static func leavesNothingToTry(_ failure: any Error) -> Bool {
+        guard let error = failure as? SpindleError else { return false }
+        return error.code == .poolShutDown || error.code == .workerStartFailed
+    }
+
     /// Runs one chunk on the pool: here, on a thread pool's thread, or as a task whose future it
     /// awaits (cancelling the task if the run stops meanwhile).
     private func runChunk(_ inputs: [Input]) async -> ChunkOutcome<Raw> {
@@ -104,11 +111,13 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
         run: PipelineRun
     ) async -> ItemBatch<Output>? {
         var outputs = ItemBatch<Output>()
+        // Arrays from 0, one copy of the chunk's size: the batch's slices index from anywhere.
+        let values = Array(batch.values), origins = Array(batch.origins)
         // The items not run yet: the whole batch, or those after a failed one.
         var start = 0
-        while start < batch.count {
+        while start < values.count {
             counters.update { $0.inFlight += 1 }
-            let outcome = await runChunk(start == 0 ? batch.values : Array(batch.values[start...]))
+            let outcome = await runChunk(start == 0 ? values : Array(values[start...]))
             let itemsRun = outcome.outputs.count + (outcome.failure == nil ? 0 : 1)
             counters.update { values in
                 values.inFlight -= 1
@@ -122,20 +131,21 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
             if run.isStopping { return nil }
             sizer.withLock { $0.record(items: itemsRun, nanoseconds: outcome.busyNanoseconds) }
             let ran = start..<start + outcome.outputs.count
-            emit(outcome.outputs, batch.origins[ran], &outputs)
+            emit(outcome.outputs, origins[ran], &outputs)
             guard let failure = outcome.failure else { break }
             // The chunk stopped at the item after those that ran; a pool that broke whole (shut
             // down) names none, so blame the first.
-            let failed = min(ran.upperBound, batch.count - 1)
+            let failed = min(ran.upperBound, values.count - 1)
             counters.update { $0.failures += 1 }
             run.record(
                 PipelineError(
                     stage: name,
                     stageNumber: number,
-                    item: batch.origins[failed],
-                    input: batch.values[failed],
+                    item: origins[failed],
+                    input: values[failed],
                     underlying: failure
-                )
+                ),
+                fatal: Self.leavesNothingToTry(failure)
             )
             if run.isStopping { return nil }
             start = failed + 1

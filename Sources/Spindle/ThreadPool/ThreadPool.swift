@@ -128,6 +128,9 @@ public final class ThreadPool: Pool, TaskExecutor {
 
     // MARK: Chunks
 
+    /// Whether ``shutdown(_:)`` has begun.
+    package var isShutDown: Bool { core.isShutDown }
+
     /// Runs `body` over `inputs`, in order, on the calling thread (one of a pool's, for the CPU time
     /// to mean anything), and measures its CPU time exactly when the chunk ran through without
     /// suspending: a suspended chunk may resume on another thread, or let other work run on this

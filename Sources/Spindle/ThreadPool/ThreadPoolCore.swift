@@ -95,6 +95,9 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
         return future
     }
 
+    /// Whether the pool has been shut down (it may still be draining).
+    var isShutDown: Bool { lock.withLock { state.phase != .running } }
+
     /// How many tasks were ever submitted to this pool.
     var tasksSubmitted: Int { lock.withLock { state.tasksSubmitted } }
 

@@ -287,6 +287,51 @@ struct PipelineTests {
         await threads.shutdown()
     }
 
+    @Test func aBrokenSourceStopsThePipelineEvenWhenFailuresAreCollected() async throws {
+        struct Broken: Error {}
+        let threads = try ThreadPool(workers: 1)
+        let stream = AsyncThrowingStream<Int, any Error> { continuation in
+            continuation.yield(1)
+            continuation.finish(throwing: Broken())
+        }
+        let pipeline = Pipeline(stream, options: PipelineOptions(onFailure: .collect)).stage(on: threads) { $0 }
+        let error = await #expect(throws: PipelineError.self) { try await pipeline.collect() }
+        #expect(error?.stage == "source" && error?.underlying is Broken)
+        await threads.shutdown()
+    }
+
+    @Test func aThreadPoolShutDownUnderAPipelineStopsIt() async throws {
+        let threads = try ThreadPool(workers: 2)
+        let pipeline = Pipeline(0..<1_000_000, options: PipelineOptions(onFailure: .collect))
+            .stage(on: threads, name: "slow") { x in
+                usleep(100)
+                return x
+            }
+        var seen = 0
+        let error = await #expect(throws: PipelineError.self) {
+            for try await _ in pipeline {
+                seen += 1
+                if seen == 1 { await threads.shutdown(.immediate) }
+            }
+        }
+        #expect(error?.stage == "slow")
+        #expect(spindleCode(error?.underlying) == .poolShutDown, "\(String(describing: error))")
+        // One failure stops it, even though failures are collected: every item after would fail too.
+        #expect((pipeline.report?.failures.count ?? 0) == 0)
+        #expect(seen < 1_000_000)
+    }
+
+    @Test func aProcessPoolsTaskTimeoutAppliesToEachItemAndNamesTheLateOne() async throws {
+        let processes = try makeTestPool { $0.taskTimeout = .milliseconds(500) }
+        let pipeline = Pipeline([0, 0, 0, 5_000, 0, 0], options: PipelineOptions(onFailure: .collect))
+            .stage(Busy(), on: processes, name: "work")
+        #expect(try await pipeline.collect() == [0, 0, 0, 0, 0])
+        let failures = try #require(pipeline.report).failures
+        #expect(failures.map(\.item) == [3])
+        #expect(spindleCode(failures.first?.underlying) == .timedOut, "\(failures)")
+        await processes.shutdown()
+    }
+
     @Test func nonsenseArgumentsThrowBeforeAnythingRuns() async throws {
         let threads = try ThreadPool(workers: 1)
         let source = CountingSource(count: 10)
