@@ -176,3 +176,6 @@ func isAlive(_ pid: Int32) -> Bool {
     guard let stat = reader.read("/proc/\(pid)/stat").flatMap(TaskStat.init) else { return false }
     return stat.state != UInt8(ascii: "Z")
 }
+
+/// Whether this test process runs under ThreadSanitizer (its runtime's entry point is linked in).
+let underThreadSanitizer = dlsym(dlopen(nil, RTLD_NOW), "__tsan_init") != nil
