@@ -43,6 +43,16 @@ struct CountingSource: Sequence, Sendable {
     }
 
     func makeIterator() -> Iterator { Iterator(count: count, reads: reads) }
+
+    /// Checks that nobody reads the source any more: the count stands still for 20 ms. (An
+    /// absence has no signal to wait for.) Returns how many items were read.
+    @discardableResult
+    func expectNoLongerRead(sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
+        let read = reads.current
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(reads.current == read, "the source is still being read", sourceLocation: sourceLocation)
+        return read
+    }
 }
 
 /// A deterministic scramble of `x` into 0..<`range`, for uneven but repeatable stage timings.
@@ -158,10 +168,8 @@ struct PipelineTests {
             let progress = try #require(pipeline.progress)
             #expect(!progress.isRunning)
             #expect(progress.stages.allSatisfy { $0.chunksRunning == 0 })
-            let readAtTheEnd = source.reads.current
-            #expect(readAtTheEnd < 10_000, "read \(readAtTheEnd) items")
-            try await Task.sleep(for: .milliseconds(20))
-            #expect(source.reads.current == readAtTheEnd, "the source is still being read")
+            let read = try await source.expectNoLongerRead()
+            #expect(read < 10_000, "read \(read) items")
         }
         #expect(try await processes.submit(Square(), 3).value == 9, "the pools carry on")
         await processes.shutdown()
@@ -234,9 +242,7 @@ struct PipelineTests {
         let result = await consumer.result
         #expect(spindleCode(result.failure) == .cancelled)
         #expect(pipeline.report?.outcome == .cancelled)
-        let read = source.reads.current
-        try await Task.sleep(for: .milliseconds(20))
-        #expect(source.reads.current == read, "the source is still being read")
+        try await source.expectNoLongerRead()
         // The held jobs saw the cancellation, so the pool's threads are free to stop.
         await threads.shutdown()
     }
@@ -253,9 +259,7 @@ struct PipelineTests {
         #expect(seen == (0..<10).map { $0 * 2 })
         #expect(await eventually { pipeline.report?.outcome == .cancelled })
         #expect(await eventually { pipeline.progress?.stages.allSatisfy { $0.chunksRunning == 0 } == true })
-        let read = source.reads.current
-        try await Task.sleep(for: .milliseconds(20))
-        #expect(source.reads.current == read, "the source is still being read")
+        try await source.expectNoLongerRead()
         await threads.shutdown()
     }
 
