@@ -140,20 +140,7 @@ struct CheckedLockTests {
             let collector = HazardCollector()
             let threshold = Duration.milliseconds(200)
             HazardChecks.enable(reportingTo: .collect(into: collector), deadlockThreshold: threshold)
-            let left = CheckedLock(0, name: "left fork"), right = CheckedLock(0, name: "right fork")
-            let bothHoldOne = BlockingBarrier(parties: 2)
-            _ = TestThread.start(named: "philosopher-1") {
-                left.withLock { _ in
-                    _ = bothHoldOne.arriveAndWait()
-                    right.withLock { $0 += 1 }
-                }
-            }
-            _ = TestThread.start(named: "philosopher-2") {
-                right.withLock { _ in
-                    _ = bothHoldOne.arriveAndWait()
-                    left.withLock { $0 += 1 }
-                }
-            }
+            startDeadlock(locks: ("left fork", "right fork"), threads: ("philosopher-1", "philosopher-2"))
             guard let report = collector.waitForReport(of: .deadlock, timeout: .seconds(60)) else { exit(2) }
             print(report)
             guard Set(report.threads) == ["philosopher-1", "philosopher-2"],
@@ -200,21 +187,30 @@ struct CheckedLockTests {
     }
 }
 
-/// Takes locks `left` then `right` on a new thread while this one takes `right` then `left`, both
-/// holding their first lock before either takes its second: a deadlock, unless a handler stops it.
-func deadlockTwoThreads() {
-    let left = CheckedLock(0, name: "left"), right = CheckedLock(0, name: "right")
+/// Starts two threads that deadlock: the first takes lock `locks.0` then `locks.1`, the second
+/// the other way round, both holding their first lock before either takes its second.
+func startDeadlock(locks: (String, String) = ("left", "right"), threads: (String, String) = ("one", "two")) {
+    let first = CheckedLock(0, name: locks.0), second = CheckedLock(0, name: locks.1)
     let bothHoldOne = BlockingBarrier(parties: 2)
-    _ = TestThread.start(named: "one") {
-        left.withLock { _ in
+    _ = TestThread.start(named: threads.0) {
+        first.withLock { _ in
             _ = bothHoldOne.arriveAndWait()
-            right.withLock { $0 += 1 }
+            second.withLock { $0 += 1 }
         }
     }
-    right.withLock { _ in
-        _ = bothHoldOne.arriveAndWait()
-        left.withLock { $0 += 1 }
+    _ = TestThread.start(named: threads.1) {
+        second.withLock { _ in
+            _ = bothHoldOne.arriveAndWait()
+            first.withLock { $0 += 1 }
+        }
     }
+}
+
+/// Starts a deadlock and blocks this thread: only a handler that ends the program ends the wait
+/// (within a minute, or the test fails rather than hangs).
+func deadlockTwoThreads() {
+    startDeadlock()
+    _ = BlockingBarrier(parties: 2).arriveAndWait(timeout: .seconds(60))
 }
 
 /// A plain OS thread that can be waited for: the threads that take locks in these tests.
