@@ -23,13 +23,13 @@ enum HazardBench {
             }
         }
         HazardChecks.disable()
-        func ratio(_ value: Double) -> String { "×" + Verdict.format(value / best[0]) }
-        func ns(_ value: Double) -> String { Verdict.format(value) + " ns" }
-        return [
-            ["checked lock, uncontended", "Synchronization.Mutex", ns(best[0]), "", ""],
-            ["", "CheckedLock, checks off", ns(best[1]), ratio(best[1]), "≤ ×1.2"],
-            ["", "CheckedLock, checks on", ns(best[2]), ratio(best[2]), "(report)"],
-            ["", "  … inside another checked lock", ns(best[3]), ratio(best[3]), "(report)"],
-        ]
+        return LockBenchmark.rows(
+            "checked lock, uncontended",
+            [
+                ("Synchronization.Mutex", best[0], ""), ("CheckedLock, checks off", best[1], "≤ ×1.2"),
+                ("CheckedLock, checks on", best[2], "(report)"),
+                ("  … inside another checked lock", best[3], "(report)"),
+            ]
+        )
     }
 }

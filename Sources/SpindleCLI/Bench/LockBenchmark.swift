@@ -62,15 +62,27 @@ enum LockBenchmark {
                 }
             )
         }
-        func ratio(_ value: Double) -> String { "×" + Verdict.format(value / best[0]) }
-        func ns(_ value: Double) -> String { Verdict.format(value) + " ns" }
-        return [
-            ["lock+unlock, uncontended", "Synchronization.Mutex", ns(best[0]), "", ""],
-            ["", "ProcessLock lock()/unlock()", ns(best[1]), ratio(best[1]), "≤ ×2"],
-            ["", "ProcessLock.withLock", ns(best[2]), ratio(best[2]), "(report)"],
-            ["", "pthread_mutex robust, shared", ns(best[3]), ratio(best[3]), "(report)"],
-            ["", "pthread_mutex default", ns(best[4]), ratio(best[4]), "(report)"],
-        ]
+        return rows(
+            "lock+unlock, uncontended",
+            [
+                ("Synchronization.Mutex", best[0], ""), ("ProcessLock lock()/unlock()", best[1], "≤ ×2"),
+                ("ProcessLock.withLock", best[2], "(report)"), ("pthread_mutex robust, shared", best[3], "(report)"),
+                ("pthread_mutex default", best[4], "(report)"),
+            ]
+        )
+    }
+
+    /// Table rows for nanoseconds per pair: the first entry is the baseline the others are
+    /// divided by.
+    static func rows(_ benchmark: String, _ entries: [(what: String, nanoseconds: Double, goal: String)]) -> [[String]]
+    {
+        let baseline = entries[0].nanoseconds
+        return entries.enumerated().map { index, entry in
+            [
+                index == 0 ? benchmark : "", entry.what, Verdict.format(entry.nanoseconds) + " ns",
+                index == 0 ? "" : "×" + Verdict.format(entry.nanoseconds / baseline), entry.goal,
+            ]
+        }
     }
 
     /// Nanoseconds per call of `body`, over ``pairs`` calls.
