@@ -5,6 +5,8 @@ import PackageDescription
 // - swift-argument-parser: the `spindle` command line (subcommands, typed options, help).
 // - swift-collections: `Deque`, the O(1) FIFO behind the pools' work queues, and `Heap`, the
 //   process pool's queue of task deadlines.
+// - hdrhistogram-swift: percentiles of waits in constant memory (lock waits and holds per thread,
+//   the pools' queue waits), that add up across threads; the histogram package-benchmark uses.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("ExistentialAny"),
@@ -21,6 +23,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(name: "CSpindle"),
@@ -30,6 +33,7 @@ let package = Package(
                 "CSpindle",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),

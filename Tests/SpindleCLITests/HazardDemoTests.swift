@@ -17,7 +17,7 @@ func runSpindle(_ arguments: [String]) throws -> (output: String, status: Int32)
     return (String(decoding: data, as: UTF8.self), process.terminationStatus)
 }
 
-/// `spindle demo deadlock | race`, run as a user would: each hazard happens, is named, and runs fixed.
+/// `spindle demo deadlock | race | starvation`, run as a user would: each hazard happens, is named, and runs fixed.
 @Suite(.timeLimit(.minutes(3)))
 struct HazardDemoTests {
     @Test func theDeadlockDemoShowsBothReportsAndTheFix() throws {
@@ -44,5 +44,16 @@ struct HazardDemoTests {
         #expect(output.contains("updates lost"), "\(output)")
         #expect(output.contains("fixed, with a lock:  20,000,000: every update counted"), "\(output)")
         #expect(output.contains("fixed, with an atomic:  20,000,000"), "\(output)")
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.activeProcessorCount >= 2, "the two threads need a CPU each"))
+    func theStarvationDemoNamesThePoliteThreadAndTheFairLockServesIt() throws {
+        let (output, status) = try runSpindle(["demo", "starvation"])
+        #expect(status == 0, "\(output)")
+        let plain = output.components(separatedBy: "With a fair lock")[0]
+        let fair = output.components(separatedBy: "With a fair lock").dropFirst().joined()
+        #expect(plain.contains("starvation: thread polite "), "the watchdog names the plain lock's victim: \(output)")
+        #expect(fair.contains("the polite thread's 20 turns took"), "\(output)")
+        #expect(fair.contains("The checks report no starvation."), "\(output)")
     }
 }

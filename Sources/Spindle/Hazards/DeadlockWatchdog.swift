@@ -1,6 +1,7 @@
 internal import Glibc
 
-/// Finds deadlocks that really happen: threads blocked in a cycle, each waiting for a checked lock
+/// Finds deadlocks that really happen (and, on the same thread, starvation: ``StarvationWatch``):
+/// threads blocked in a cycle, each waiting for a checked lock
 /// that the next one holds, for longer than the threshold (the wait-for graph, as Java's
 /// `ThreadMXBean.findDeadlockedThreads` has it).
 ///
@@ -9,11 +10,13 @@ internal import Glibc
 final class DeadlockWatchdog: Sendable {
     static let shared = DeadlockWatchdog()
 
-    /// A thread waiting for a lock: which, since when (monotonic nanoseconds), from where.
+    /// A thread waiting for a lock: which, since when (monotonic nanoseconds), from where, and how
+    /// many times the lock had been taken when the wait began.
     struct Wait: Sendable {
         let lock: LockIdentity
         let since: UInt64
         let site: CallSite
+        let acquisitionsBefore: Int
     }
 
     private struct State {
@@ -39,8 +42,14 @@ final class DeadlockWatchdog: Sendable {
 
     /// Records that the thread `id` starts waiting for `lock`.
     func beginWait(thread id: Int32, for lock: LockIdentity, at site: CallSite) {
-        state.withLock { $0.waits[id] = Wait(lock: lock, since: monotonicNanoseconds(), site: site) }
+        let acquisitions = lock.acquisitions.load(ordering: .relaxed)
+        state.withLock {
+            $0.waits[id] = Wait(lock: lock, since: monotonicNanoseconds(), site: site, acquisitionsBefore: acquisitions)
+        }
     }
+
+    /// The threads waiting now, and what for.
+    var waits: [Int32: Wait] { state.withLock { $0.waits } }
 
     /// Records that the thread `id` no longer waits.
     func endWait(thread id: Int32) {
@@ -68,6 +77,9 @@ final class DeadlockWatchdog: Sendable {
             usleep(UInt32(min(threshold.clampedNanoseconds / 4_000, 1_000_000)))
             guard HazardChecks.isEnabled else { continue }
             for report in findDeadlocks(olderThan: threshold.clampedNanoseconds) {
+                HazardChecks.report(report)
+            }
+            for report in StarvationWatch.shared.findStarvedThreads(waiting: waits) {
                 HazardChecks.report(report)
             }
         }

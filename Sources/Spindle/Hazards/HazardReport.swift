@@ -9,11 +9,14 @@ public struct HazardReport: Sendable, Hashable, CustomStringConvertible {
         /// Threads are blocked in a cycle, each waiting for a lock another holds, and have been
         /// for longer than the threshold.
         case deadlock
+        /// A thread waits for a lock far longer than the other threads that take it.
+        case starvation
 
         public var description: String {
             switch self {
             case .potentialDeadlock: "potential deadlock"
             case .deadlock: "deadlock"
+            case .starvation: "starvation"
             }
         }
     }

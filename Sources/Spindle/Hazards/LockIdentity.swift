@@ -14,6 +14,19 @@ final class LockIdentity: Sendable {
     /// The thread id of its holder, 0 when free (checks on only).
     let owner = Atomic<Int32>(0)
     private let ownerSiteStorage = Locked<CallSite?>(nil)
+    /// Waits and holds, for the statistics and the starvation watch.
+    let record = Locked(LockRecord())
+    /// When the holder took it (monotonic nanoseconds), for its hold time.
+    let heldSince = Atomic<UInt64>(0)
+    /// Acquisitions with checks on so far: how often others took it while a thread waited.
+    let acquisitions = Atomic(0)
+    let watched = Atomic(false)
+
+    /// Puts the lock under the starvation watch, the first time it is taken with checks on.
+    func watchForStarvation() {
+        guard !watched.load(ordering: .relaxed), !watched.exchange(true, ordering: .relaxed) else { return }
+        StarvationWatch.shared.watch(self)
+    }
 
     init(name: String?, lockClass: LockClass?, site: CallSite) {
         id = Self.nextID.add(1, ordering: .relaxed).oldValue

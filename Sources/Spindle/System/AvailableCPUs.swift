@@ -24,6 +24,22 @@ public enum AvailableCPUs {
 
     static func onlineCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
+    /// The numbers of the CPUs the calling thread may run on (its affinity mask), lowest first.
+    public static func allowedForCallingThread() -> [Int] {
+        var mask = [UInt64](repeating: 0, count: 16)
+        guard spindle_thread_affinity(0, &mask, Int32(mask.count)) > 0 else { return [] }
+        return (0..<(mask.count * 64)).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
+    }
+
+    /// Keeps the calling thread on CPU number `cpu` from now on (`sched_setaffinity`): for
+    /// experiments and demos that must place threads, such as a waiter on another CPU than the
+    /// thread it waits for.
+    ///
+    /// - Throws: ``SpindleError/Code/systemError`` when the CPU is not one the thread may use.
+    public static func pinCallingThread(to cpu: Int) throws(SpindleError) {
+        guard spindle_pin_to_cpu(Int32(cpu)) == 0 else { throw .system("sched_setaffinity to CPU \(cpu)", errno) }
+    }
+
     /// The tightest cgroup CPU quota on the way from this process's cgroup up to the root, rounded
     /// up to whole CPUs, or `nil` when none is set.
     ///

@@ -4,18 +4,21 @@ import Synchronization
 /// `spindle bench --only hazards`: what a ``CheckedLock`` costs, uncontended, against
 /// `Synchronization.Mutex`: with the checks off (the goal is within 1.2×), and with them on, alone
 /// and nested inside another checked lock (the lock-order graph is consulted, then remembered per
-/// thread).
+/// thread); what a fair lock costs uncontended; and how long a polite thread takes for its turns
+/// against a greedy one, behind a plain lock and behind a fair one (``StarvationDemo``'s contest).
 enum HazardBench {
     static func run(rounds: Int = 7) -> [[String]] {
         LockBenchmark.startIdleThread()
         let mutex = Mutex(0)
         let checked = CheckedLock(0, name: "bench")
         let outer = CheckedLock(0, name: "outer")
-        var best = [Double](repeating: .infinity, count: 4)
+        let fair = CheckedLock(0, name: "fair", fair: true)
+        var best = [Double](repeating: .infinity, count: 5)
         for _ in 0..<rounds {
             HazardChecks.disable()
             best[0] = min(best[0], LockBenchmark.nanosecondsPerPair { mutex.withLock { $0 &+= 1 } })
             best[1] = min(best[1], LockBenchmark.nanosecondsPerPair { checked.withLock { $0 &+= 1 } })
+            best[4] = min(best[4], LockBenchmark.nanosecondsPerPair { fair.withLock { $0 &+= 1 } })
             HazardChecks.enable(reportingTo: .log)
             best[2] = min(best[2], LockBenchmark.nanosecondsPerPair { checked.withLock { $0 &+= 1 } })
             best[3] = outer.withLock { _ in
@@ -29,7 +32,33 @@ enum HazardBench {
                 ("Synchronization.Mutex", best[0], ""), ("CheckedLock, checks off", best[1], "≤ ×1.2"),
                 ("CheckedLock, checks on", best[2], "(report)"),
                 ("  … inside another checked lock", best[3], "(report)"),
+                ("CheckedLock(fair: true), checks off", best[4], "(report)"),
             ]
-        )
+        ) + starvationRows()
+    }
+
+    /// The polite thread's turns against the greedy one, plain lock then fair lock, best of three.
+    static func starvationRows() -> [[String]] {
+        let cpus = AvailableCPUs.allowedForCallingThread()
+        let placement = cpus.count >= 2 ? (greedy: cpus[0], polite: cpus[1]) : nil
+        var best = [Double.infinity, .infinity]
+        var turns = [0, 0]
+        for _ in 0..<3 {
+            for (index, fair) in [false, true].enumerated() {
+                let contest = StarvationDemo.contend(CheckedLock(0, fair: fair), placement: placement)
+                let perTurn = contest.elapsed.seconds / Double(max(1, contest.politeTurnsHad))
+                if perTurn < best[index] { (best[index], turns[index]) = (perTurn, contest.politeTurnsHad) }
+            }
+        }
+        func row(_ what: String, _ index: Int, ratio: String) -> [String] {
+            [
+                index == 0 ? "starvation: polite thread's turn" : "", what,
+                Verdict.format(best[index] * 1e3) + " ms (\(turns[index]) turns)", ratio, "",
+            ]
+        }
+        return [
+            row("plain lock, greedy neighbour", 0, ratio: ""),
+            row("fair lock, greedy neighbour", 1, ratio: "÷" + Verdict.format(best[0] / best[1])),
+        ]
     }
 }

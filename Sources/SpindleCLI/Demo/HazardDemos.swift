@@ -6,13 +6,14 @@ import Synchronization
 
 /// The hazards `spindle demo` shows: each happens for real, is named, and then runs fixed.
 enum HazardDemo: String, CaseIterable, ExpressibleByArgument {
-    case race, deadlock
+    case race, deadlock, starvation
 
     /// Runs the demo and returns what it prints, line by line.
     func run() -> [String] {
         switch self {
         case .race: RaceDemo.run()
         case .deadlock: DeadlockDemo.run()
+        case .starvation: StarvationDemo.run()
         }
     }
 }
@@ -194,5 +195,110 @@ enum DeadlockDemo {
             "  at once: they finish, the total is still \(total), and the checks report \(newReports == 0 ? "nothing" : "\(newReports) hazards")."
         )
         return out
+    }
+}
+
+/// A greedy thread that retakes a lock the moment it lets go starves a polite one; a fair lock
+/// serves both in turn.
+enum StarvationDemo {
+    static let politeTurns = 20
+    static let greedyHold = Duration.microseconds(500)
+    /// How long the polite thread is given, at most, for its turns.
+    static let patience = Duration.seconds(2)
+
+    /// What one contest gave.
+    struct Contest {
+        var politeTurnsHad = 0
+        var greedyTurns = 0
+        var elapsed = Duration.zero
+    }
+
+    static func run() -> [String] {
+        let reports = HazardCollector()
+        HazardChecks.enable(reportingTo: .collect(into: reports), deadlockThreshold: .milliseconds(200))
+        defer { HazardChecks.disable() }
+        let cpus = AvailableCPUs.allowedForCallingThread()
+        let placement = cpus.count >= 2 ? (greedy: cpus[0], polite: cpus[1]) : nil
+        var out = [
+            "starvation: a greedy thread holds a lock for \(Int(greedyHold / .microseconds(1))) µs of work, lets go, and takes it straight back.",
+            "  A polite thread\(placement == nil ? "" : " on another CPU") wants the lock \(politeTurns) times, resting 1 ms between turns.",
+            "  A plain mutex goes to whichever thread asks first after a release: the greedy one, already",
+            "  running, asks within nanoseconds; the polite one must first be woken, which takes microseconds.",
+        ]
+        for fair in [false, true] {
+            let lock = CheckedLock(0, name: fair ? "fair lock" : "plain lock", fair: fair)
+            let contest = contend(lock, placement: placement)
+            let polite = lock.statistics.waits(of: "polite")
+            out.append("")
+            if fair {
+                out.append(
+                    "With a fair lock (CheckedLock(…, fair: true)), which serves threads in the order they asked:"
+                )
+            } else {
+                out.append("With a plain lock (CheckedLock's default, a pthread mutex):")
+            }
+            if contest.politeTurnsHad == politeTurns {
+                out.append(
+                    "  the polite thread's \(politeTurns) turns took \(Verdict.format(contest.elapsed.seconds)) s; the greedy one had \(contest.greedyTurns.formatted()) turns meanwhile"
+                )
+            } else {
+                out.append(
+                    "  in \(Verdict.format(contest.elapsed.seconds)) s the polite thread had \(contest.politeTurnsHad) of its \(politeTurns) turns; the greedy one had \(contest.greedyTurns.formatted())"
+                )
+            }
+            out.append("  the polite thread's waits: \(polite.map { "\($0.wait)" } ?? "none")")
+            // The watchdog looks every 50 ms; give it one more look at the finished contest.
+            usleep(100_000)
+            let starved = reports.reports.filter { $0.kind == .starvation && $0.locks.contains(lock.name) }
+            if let report = starved.first {
+                out.append("  The checks' watchdog names it:")
+                out += report.description.split(separator: "\n").map { "    " + $0 }
+            } else {
+                out.append("  The checks report no starvation.")
+            }
+        }
+        return out
+    }
+
+    /// Runs the greedy thread and the polite one on `lock` until the polite one has had its turns,
+    /// or ``patience`` has run out.
+    static func contend(_ lock: CheckedLock<Int>, placement: (greedy: Int, polite: Int)?) -> Contest {
+        let stop = Atomic(false)
+        let greedyTurns = Atomic(0), politeTurnsHad = Atomic(0)
+        let done = DispatchGroup(), politeDone = DispatchGroup()
+        done.enter()
+        startThread(named: "greedy") {
+            if let placement { try? AvailableCPUs.pinCallingThread(to: placement.greedy) }
+            while !stop.load(ordering: .relaxed) {
+                lock.withLock { _ in
+                    let end = ContinuousClock.now + greedyHold
+                    while ContinuousClock.now < end {}
+                    greedyTurns.add(1, ordering: .relaxed)
+                }
+            }
+            done.leave()
+        }
+        done.enter()
+        politeDone.enter()
+        let start = ContinuousClock.now
+        startThread(named: "polite") {
+            if let placement { try? AvailableCPUs.pinCallingThread(to: placement.polite) }
+            for _ in 0..<politeTurns where !stop.load(ordering: .relaxed) {
+                lock.withLock { $0 += 1 }
+                politeTurnsHad.add(1, ordering: .relaxed)
+                usleep(1_000)
+            }
+            politeDone.leave()
+            done.leave()
+        }
+        _ = politeDone.wait(timeout: .now() + .milliseconds(Int(patience / .milliseconds(1))))
+        let elapsed = ContinuousClock.now - start
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        return Contest(
+            politeTurnsHad: politeTurnsHad.load(ordering: .relaxed),
+            greedyTurns: greedyTurns.load(ordering: .relaxed),
+            elapsed: elapsed
+        )
     }
 }

@@ -1,0 +1,112 @@
+/// Finds threads starved of a checked lock: threads that wait far longer than the others for the
+/// same lock, or that wait on while others take it again and again.
+///
+/// A greedy thread that releases a lock and at once retakes it can keep a polite one waiting for
+/// many of its turns: a plain mutex goes to whoever asks first after a release, and the greedy
+/// thread, already running, asks long before the woken waiter does.
+final class StarvationWatch: Sendable {
+    static let shared = StarvationWatch()
+
+    /// Acquisitions a thread needs before its waits are judged; and how many times others must
+    /// take the lock during one wait before that wait counts as starvation.
+    static let minimumAcquisitions = 20
+    /// A starved thread's 90th-percentile wait is at least this many times the others' median one and
+    /// the lock's 90th-percentile hold…
+    static let factor: UInt64 = 10
+    /// …and at least this long: shorter waits hardly slow a program, and on a busy machine even a
+    /// fair lock's next waiter can take a few milliseconds just to be woken.
+    static let floor: Duration = .milliseconds(10)
+    /// A wait still going on is starvation once it is this long and others took the lock
+    /// ``minimumAcquisitions`` times meanwhile (a lock that nobody takes is a hang, not starvation).
+    static let longWait: Duration = .milliseconds(100)
+
+    // Strong references, dropped by the lock's deinit: a weak one would give every lock identity
+    // a side table, which makes each retain and release of it several times dearer.
+    private let locks = Locked<[Int: LockIdentity]>([:])
+
+    /// Watches `lock` from now on, until ``forget(_:)``.
+    func watch(_ lock: LockIdentity) {
+        locks.withLock { $0[lock.id] = lock }
+    }
+
+    /// Stops watching the lock numbered `id`: it is gone.
+    func forget(_ id: Int) {
+        _ = locks.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Reports each thread newly found starved of a watched lock; `waits` are the waits going on.
+    func findStarvedThreads(waiting waits: [Int32: DeadlockWatchdog.Wait]) -> [HazardReport] {
+        let now = monotonicNanoseconds()
+        var reports: [HazardReport] = []
+        for (thread, wait) in waits.sorted(by: { $0.key < $1.key }) {
+            let waited = now > wait.since ? now - wait.since : 0
+            let takenMeanwhile = wait.lock.acquisitions.load(ordering: .relaxed) - wait.acquisitionsBefore
+            guard waited >= Self.longWait.clampedNanoseconds, takenMeanwhile >= Self.minimumAcquisitions else {
+                continue
+            }
+            let found: HazardReport? = wait.lock.record.withLock { record in
+                guard record.reportedStarving.insert(thread).inserted else { return nil }
+                let name = record.threads[thread]?.name ?? ThreadLocks.thread(thread)?.name ?? "thread \(thread)"
+                let summary =
+                    "thread \(name) has waited \(TimeDistribution.show(.nanoseconds(Int64(clamping: waited)))) "
+                    + "for `\(wait.lock.name)` at \(wait.site), and is waiting still, while other threads took it \(takenMeanwhile) times"
+                return report(summary, lock: wait.lock, record)
+            }
+            if let found { reports.append(found) }
+        }
+        let watched = locks.withLock { Array($0.values) }
+        for lock in watched.sorted(by: { $0.id < $1.id }) {
+            reports += lock.record.withLock { record in
+                let starved = Self.starvedThreads(record)
+                record.reportedStarving.formUnion(starved)
+                return starved.map { thread in
+                    let statistics = record.statistics(lock: lock.name)
+                    let waits = statistics.threads.first { $0.threadID == thread }
+                    let others = statistics.threads.filter { $0.threadID != thread }
+                        .map { "\(TimeDistribution.show($0.wait.p90)) for \($0.thread)" }
+                    let summary =
+                        "thread \(waits?.thread ?? "thread \(thread)") is starved of `\(lock.name)`: 1 wait in 10 lasts "
+                        + "\(TimeDistribution.show(waits?.wait.p90 ?? .zero)) or more, against \(others.joined(separator: ", "))"
+                    return report(summary, lock: lock, record)
+                }
+            }
+        }
+        return reports
+    }
+
+    /// The threads of `record` whose waits run far above the others', not yet reported.
+    static func starvedThreads(_ record: LockRecord) -> [Int32] {
+        let judged = record.threads.filter { $0.value.waits.count >= minimumAcquisitions }
+        guard judged.count >= 2 else { return [] }
+        let p90s = judged.mapValues { $0.waits.percentile(0.9) }
+        let holdP90 = record.holds.percentile(0.9)
+        return p90s.compactMap { thread, p90 in
+            guard !record.reportedStarving.contains(thread) else { return nil }
+            let others = p90s.filter { $0.key != thread }.map(\.value).sorted()
+            let othersMedian = others[others.count / 2]
+            // Far above the other threads' waits, and far above what the holds explain: behind a
+            // fair lock a thread waits for a few holds and a wake-up, never ten times the longest.
+            let starved =
+                p90 >= floor.clampedNanoseconds && p90 >= factor * Swift.max(othersMedian, 1_000)
+                && p90 >= factor * holdP90
+            return starved ? thread : nil
+        }
+        .sorted()
+    }
+
+    private func report(_ summary: String, lock: LockIdentity, _ record: LockRecord) -> HazardReport {
+        let statistics = record.statistics(lock: lock.name)
+        var details = statistics.threads.map { "thread \($0.thread) waited \($0.wait)" }
+        details.append("`\(lock.name)` was held \(statistics.hold)")
+        details.append(
+            "a fair lock (CheckedLock(…, fair: true)) hands it over in the order threads asked: each then waits at most one turn of every other thread"
+        )
+        return HazardReport(
+            kind: .starvation,
+            summary: summary,
+            details: details,
+            locks: [lock.name],
+            threads: statistics.threads.map(\.thread)
+        )
+    }
+}

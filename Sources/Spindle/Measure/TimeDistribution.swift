@@ -1,0 +1,78 @@
+internal import Histogram
+
+/// How a set of durations spread out: count, total and percentiles, as the lock statistics and
+/// the pools' own statistics give them for waits, holds and busy time.
+public struct TimeDistribution: Sendable, Hashable, CustomStringConvertible {
+    /// How many durations.
+    public var count: Int
+    /// Their sum.
+    public var total: Duration
+    /// The median. Percentiles are accurate to two significant digits (an HdrHistogram's).
+    public var p50: Duration
+    /// The 90th percentile.
+    public var p90: Duration
+    /// The 99th percentile.
+    public var p99: Duration
+    /// The longest.
+    public var max: Duration
+
+    /// No durations at all.
+    public static let empty = TimeDistribution(count: 0, total: .zero, p50: .zero, p90: .zero, p99: .zero, max: .zero)
+
+    /// "p50 12 µs, p90 80 µs, p99 1.4 ms, max 3.1 ms (1000)".
+    public var description: String {
+        "p50 \(Self.show(p50)), p90 \(Self.show(p90)), p99 \(Self.show(p99)), max \(Self.show(max)) (\(count))"
+    }
+
+    /// "80 ns", "229 µs", "163 ms", "2.5 s".
+    static func show(_ duration: Duration) -> String {
+        let ns = Double(duration.clampedNanoseconds)
+        if ns >= 1e9 { return format(ns / 1e9) + " s" }
+        if ns >= 1e6 { return format(ns / 1e6) + " ms" }
+        if ns >= 1e3 { return format(ns / 1e3) + " µs" }
+        return format(ns) + " ns"
+    }
+}
+
+/// Durations in nanoseconds, counted in an HdrHistogram: constant memory however many, percentiles
+/// to two significant digits, and histograms that add up (one per thread, summed for the lock).
+struct DurationHistogram: Sendable {
+    private var histogram: Histogram<UInt32>
+    private var totalNanoseconds: UInt64 = 0
+
+    init() {
+        // Up to a second to begin with (about 11 KB); it grows when a longer duration comes.
+        histogram = Histogram(highestTrackableValue: 1_000_000_000, numberOfSignificantValueDigits: .two)
+        histogram.autoResize = true
+    }
+
+    var count: Int { Int(histogram.totalCount) }
+
+    mutating func record(_ nanoseconds: UInt64) {
+        _ = histogram.record(nanoseconds)
+        totalNanoseconds &+= nanoseconds
+    }
+
+    mutating func add(_ other: DurationHistogram) {
+        histogram.add(other.histogram)
+        totalNanoseconds &+= other.totalNanoseconds
+    }
+
+    /// The duration below which `fraction` (0...1) of those recorded fall.
+    func percentile(_ fraction: Double) -> UInt64 {
+        count == 0 ? 0 : Swift.min(histogram.valueAtPercentile(fraction * 100), histogram.max)
+    }
+
+    var distribution: TimeDistribution {
+        guard count > 0 else { return .empty }
+        func duration(_ nanoseconds: UInt64) -> Duration { .nanoseconds(Int64(clamping: nanoseconds)) }
+        return TimeDistribution(
+            count: count,
+            total: duration(totalNanoseconds),
+            p50: duration(percentile(0.5)),
+            p90: duration(percentile(0.9)),
+            p99: duration(percentile(0.99)),
+            max: duration(histogram.max)
+        )
+    }
+}
