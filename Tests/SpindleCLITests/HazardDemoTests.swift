@@ -17,7 +17,7 @@ func runSpindle(_ arguments: [String]) throws -> (output: String, status: Int32)
     return (String(decoding: data, as: UTF8.self), process.terminationStatus)
 }
 
-/// `spindle demo deadlock | race | starvation`, run as a user would: each hazard happens, is named, and runs fixed.
+/// `spindle demo deadlock | race | starvation | livelock`, run as a user would: each hazard happens, is named, and runs fixed.
 @Suite(.timeLimit(.minutes(3)))
 struct HazardDemoTests {
     @Test func theDeadlockDemoShowsBothReportsAndTheFix() throws {
@@ -55,5 +55,14 @@ struct HazardDemoTests {
         #expect(plain.contains("starvation: thread polite "), "the watchdog names the plain lock's victim: \(output)")
         #expect(fair.contains("the polite thread's 20 turns took"), "\(output)")
         #expect(fair.contains("The checks report no starvation."), "\(output)")
+    }
+
+    @Test func theLivelockDemoNamesTheBusyThreadsAndTheFixPrintsEveryPage() throws {
+        let (output, status) = try runSpindle(["demo", "livelock"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("livelock: `pages printed` has not advanced in "), "\(output)")
+        #expect(output.contains("thread printer-1: on a CPU "), "\(output)")
+        #expect(output.contains("the threads printed 2,000 pages in "), "\(output)")
+        #expect(output.contains("and the checks report nothing."), "\(output)")
     }
 }

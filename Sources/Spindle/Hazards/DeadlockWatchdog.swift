@@ -74,12 +74,17 @@ final class DeadlockWatchdog: Sendable {
     private func watch() {
         while true {
             let threshold = HazardChecks.deadlockThreshold
-            usleep(UInt32(min(threshold.clampedNanoseconds / 4_000, 1_000_000)))
+            let stallThreshold = HazardChecks.stallThreshold
+            usleep(UInt32(min(min(threshold, stallThreshold).clampedNanoseconds / 4_000, 1_000_000)))
             guard HazardChecks.isEnabled else { continue }
             for report in findDeadlocks(olderThan: threshold.clampedNanoseconds) {
                 HazardChecks.report(report)
             }
+            let waits = waits
             for report in StarvationWatch.shared.findStarvedThreads(waiting: waits) {
+                HazardChecks.report(report)
+            }
+            for report in StallWatch.shared.findStalls(threshold: stallThreshold, lockWaits: waits) {
                 HazardChecks.report(report)
             }
         }

@@ -18,6 +18,7 @@ public enum HazardChecks {
     private struct Settings {
         var handler = HazardHandler.log
         var deadlockThreshold: Duration = .seconds(1)
+        var stallThreshold: Duration = .seconds(2)
     }
     private static let settings = Locked(Settings())
 
@@ -36,10 +37,17 @@ public enum HazardChecks {
     ///   - deadlockThreshold: how long threads must have waited in a cycle before the watchdog
     ///     reports a deadlock; it looks four times per threshold and reports a cycle that two looks
     ///     in a row find, so a deadlock is reported within 1.5 thresholds of forming.
-    public static func enable(reportingTo handler: HazardHandler = .log, deadlockThreshold: Duration = .seconds(1)) {
+    ///   - stallThreshold: how long a ``ProgressMarker`` may stand still while threads work
+    ///     toward it before the watchdog reports a livelock, a hang or CPU starvation.
+    public static func enable(
+        reportingTo handler: HazardHandler = .log,
+        deadlockThreshold: Duration = .seconds(1),
+        stallThreshold: Duration = .seconds(2)
+    ) {
         settings.withLock {
             $0.handler = handler
             $0.deadlockThreshold = max(deadlockThreshold, .milliseconds(1))
+            $0.stallThreshold = max(stallThreshold, .milliseconds(10))
         }
         enabled.store(true, ordering: .releasing)
         DeadlockWatchdog.shared.start()
@@ -58,6 +66,7 @@ public enum HazardChecks {
     }
 
     static var deadlockThreshold: Duration { settings.withLock { $0.deadlockThreshold } }
+    static var stallThreshold: Duration { settings.withLock { $0.stallThreshold } }
 
     /// Hands `report` to the handler.
     static func report(_ report: HazardReport) {

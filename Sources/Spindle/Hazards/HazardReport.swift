@@ -11,12 +11,24 @@ public struct HazardReport: Sendable, Hashable, CustomStringConvertible {
         case deadlock
         /// A thread waits for a lock far longer than the other threads that take it.
         case starvation
+        /// A ``ProgressMarker`` has not advanced for the stall threshold while the threads working
+        /// toward it kept running: busy without progress.
+        case livelock
+        /// A ``ProgressMarker`` has not advanced for the stall threshold and its threads were
+        /// blocked: off a CPU, waiting for something.
+        case hang
+        /// A ``ProgressMarker`` has not advanced for the stall threshold and its threads were ready
+        /// to run but mostly waited for a CPU.
+        case cpuStarvation
 
         public var description: String {
             switch self {
             case .potentialDeadlock: "potential deadlock"
             case .deadlock: "deadlock"
             case .starvation: "starvation"
+            case .livelock: "livelock"
+            case .hang: "hang"
+            case .cpuStarvation: "CPU starvation"
             }
         }
     }

@@ -151,7 +151,8 @@ final class ThreadSampler {
             let run = sched.runNanoseconds &- track.lastRun
             let wait = sched.waitNanoseconds &- track.lastWait
             let off = elapsed > run &+ wait ? elapsed - run - wait : 0
-            let kind = currentWait(stat: stat, pid: pid, tid: tid, threadsOfProcess: tidSet) ?? track.lastWaitKind
+            let kind =
+                reader.currentWait(stat: stat, pid: pid, tid: tid, threadsOfProcess: tidSet) ?? track.lastWaitKind
             track.onCPU &+= run
             track.runQueue &+= wait
             if off > 0 { track.waits[kind ?? .other, default: 0] &+= off }
@@ -209,26 +210,6 @@ final class ThreadSampler {
     }
 
     /// Why a thread is off its CPU now, or `nil` when it is running or runnable.
-    private func currentWait(stat: TaskStat, pid: Int32, tid: Int32, threadsOfProcess: Set<Int32>) -> WaitKind? {
-        switch stat.state {
-        case UInt8(ascii: "D"): return .disk
-        case UInt8(ascii: "S"):
-            let base = "/proc/\(pid)/task/\(tid)"
-            if let bytes = reader.read(base + "/syscall"), let call = TaskSyscall(bytes) {
-                return WaitKind.classify(
-                    call,
-                    descriptorTarget: { ProcReader.descriptorTarget(pid: pid, fd: $0) },
-                    isThreadOfProcess: { threadsOfProcess.contains(Int32(truncatingIfNeeded: $0)) }
-                )
-            }
-            // Unreadable, or the thread woke between the reads: it is running again.
-            guard let bytes = reader.read(base + "/wchan") else { return nil }
-            return WaitKind.classify(kernelFunction: String(decoding: bytes, as: UTF8.self))
-        case UInt8(ascii: "T"), UInt8(ascii: "t"): return .other
-        default: return nil
-        }
-    }
-
     private func noteAffinity(of tid: Int32) {
         var mask = [UInt64](repeating: 0, count: 16)
         guard spindle_thread_affinity(tid, &mask, Int32(mask.count)) > 0 else { return }

@@ -161,3 +161,27 @@ struct SyscallNumbers {
     )
     #endif
 }
+
+extension ProcReader {
+    /// What the thread `tid` of process `pid` waits for now, from its `stat` and, when it sleeps,
+    /// its blocked system call; `nil` when it is running (or woke between the reads).
+    mutating func currentWait(stat: TaskStat, pid: Int32, tid: Int32, threadsOfProcess: Set<Int32>) -> WaitKind? {
+        switch stat.state {
+        case UInt8(ascii: "D"): return .disk
+        case UInt8(ascii: "S"):
+            let base = "/proc/\(pid)/task/\(tid)"
+            if let bytes = read(base + "/syscall"), let call = TaskSyscall(bytes) {
+                return WaitKind.classify(
+                    call,
+                    descriptorTarget: { ProcReader.descriptorTarget(pid: pid, fd: $0) },
+                    isThreadOfProcess: { threadsOfProcess.contains(Int32(truncatingIfNeeded: $0)) }
+                )
+            }
+            // Unreadable, or the thread woke between the reads: it is running again.
+            guard let bytes = read(base + "/wchan") else { return nil }
+            return WaitKind.classify(kernelFunction: String(decoding: bytes, as: UTF8.self))
+        case UInt8(ascii: "T"), UInt8(ascii: "t"): return .other
+        default: return nil
+        }
+    }
+}

@@ -50,12 +50,12 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "A tour of the Pool interface on a ThreadPool and a ProcessPool, with real output.",
         discussion: """
-            With a hazard (race, deadlock, starvation), shows that hazard happening for real, what names it, and \
+            With a hazard (race, deadlock, starvation, livelock), shows that hazard happening for real, what names it, and \
             the fixed version running clean.
             """
     )
 
-    @Argument(help: "A hazard to show: race, deadlock or starvation. Without one, the tour of the pools.")
+    @Argument(help: "A hazard to show: race, deadlock, starvation or livelock. Without one, the tour of the pools.")
     var hazard: HazardDemo?
 
     @Option(name: .customLong("worker-executable"), help: .hidden)

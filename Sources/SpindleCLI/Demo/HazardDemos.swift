@@ -6,7 +6,7 @@ import Synchronization
 
 /// The hazards `spindle demo` shows: each happens for real, is named, and then runs fixed.
 enum HazardDemo: String, CaseIterable, ExpressibleByArgument {
-    case race, deadlock, starvation
+    case race, deadlock, starvation, livelock
 
     /// Runs the demo and returns what it prints, line by line.
     func run() -> [String] {
@@ -14,6 +14,7 @@ enum HazardDemo: String, CaseIterable, ExpressibleByArgument {
         case .race: RaceDemo.run()
         case .deadlock: DeadlockDemo.run()
         case .starvation: StarvationDemo.run()
+        case .livelock: LivelockDemo.run()
         }
     }
 }
@@ -283,7 +284,8 @@ enum StarvationDemo {
         let start = ContinuousClock.now
         startThread(named: "polite") {
             if let placement { try? AvailableCPUs.pinCallingThread(to: placement.polite) }
-            for _ in 0..<politeTurns where !stop.load(ordering: .relaxed) {
+            for _ in 0..<politeTurns {
+                guard !stop.load(ordering: .relaxed) else { break }
                 lock.withLock { $0 += 1 }
                 politeTurnsHad.add(1, ordering: .relaxed)
                 usleep(1_000)
@@ -300,5 +302,117 @@ enum StarvationDemo {
             greedyTurns: greedyTurns.load(ordering: .relaxed),
             elapsed: elapsed
         )
+    }
+}
+
+/// Two threads share a printer, one turn at a time, and are so polite that neither ever prints.
+enum LivelockDemo {
+    static let pagesEach = 1_000
+    static let stallThreshold = Duration.milliseconds(500)
+
+    /// How a thread whose turn it is behaves when the other waits too.
+    enum Manners {
+        /// Hands the turn over at once: "after you".
+        case afterYou
+        /// Prints one page, then hands the turn over.
+        case onePageThenHandOver
+    }
+
+    /// The printer's turn, and who waits for it.
+    final class Printer: Sendable {
+        /// Whose turn it is: 0 or 1.
+        let turn = Atomic(0)
+        /// Bit `i` set while thread `i` waits for its turn.
+        let waiting = Atomic(0)
+        let handOvers = Atomic(0)
+        let stop = Atomic(false)
+        let printed = ProgressMarker("pages printed")
+
+        /// Thread `me` prints `pages` pages, one per turn.
+        func printPages(_ pages: Int, as me: Int, manners: Manners) {
+            let other = 1 - me
+            printed.working {
+                for _ in 0..<pages {
+                    waiting.bitwiseOr(1 << me, ordering: .sequentiallyConsistent)
+                    while !stop.load(ordering: .relaxed) {
+                        let otherWaits = waiting.load(ordering: .sequentiallyConsistent) & (1 << other) != 0
+                        guard turn.load(ordering: .sequentiallyConsistent) == me else {
+                            // The turn is the other's; take it if the other does not want it.
+                            if !otherWaits { turn.store(me, ordering: .sequentiallyConsistent) }
+                            continue
+                        }
+                        if otherWaits && manners == .afterYou {
+                            turn.store(other, ordering: .sequentiallyConsistent)
+                            handOvers.add(1, ordering: .relaxed)
+                            continue
+                        }
+                        // A page takes 20 µs to print.
+                        let end = ContinuousClock.now + .microseconds(20)
+                        while ContinuousClock.now < end {}
+                        printed.tick()
+                        waiting.bitwiseAnd(~(1 << me), ordering: .sequentiallyConsistent)
+                        if otherWaits {
+                            turn.store(other, ordering: .sequentiallyConsistent)
+                            handOvers.add(1, ordering: .relaxed)
+                        }
+                        break
+                    }
+                }
+            }
+        }
+
+        /// Runs both threads until each has printed `pages` pages or `patience` has run out.
+        func run(pages: Int, manners: Manners, patience: Duration) -> Duration {
+            let done = DispatchGroup()
+            let start = ContinuousClock.now
+            for me in 0..<2 {
+                done.enter()
+                startThread(named: "printer-\(me + 1)") {
+                    self.printPages(pages, as: me, manners: manners)
+                    done.leave()
+                }
+            }
+            if done.wait(timeout: .now() + .milliseconds(Int(patience / .milliseconds(1)))) == .timedOut {
+                stop.store(true, ordering: .relaxed)
+                done.wait()
+            }
+            return ContinuousClock.now - start
+        }
+    }
+
+    static func run() -> [String] {
+        let reports = HazardCollector()
+        HazardChecks.enable(reportingTo: .collect(into: reports), stallThreshold: stallThreshold)
+        defer { HazardChecks.disable() }
+        var out = [
+            "livelock: two threads share a printer, one turn at a time, \(pagesEach.formatted()) pages of 20 µs each. Both are polite:",
+            "  when the turn comes to a thread while the other waits too, it hands the turn over (\"after you\").",
+            "  Once both wait, the turn goes back and forth for ever and nobody prints. Each page printed",
+            "  ticks a ProgressMarker, which the checks watch (HazardChecks.enable, stall threshold \(Verdict.format(stallThreshold.seconds)) s).",
+            "",
+            "Polite (\"after you\"):",
+        ]
+        let polite = Printer()
+        let elapsed = polite.run(pages: pagesEach, manners: .afterYou, patience: stallThreshold * 3)
+        out.append(
+            "  in \(Verdict.format(elapsed.seconds)) s the threads printed \(polite.printed.count.formatted()) of \((2 * pagesEach).formatted()) pages "
+                + "and handed the turn over \(polite.handOvers.load(ordering: .relaxed).formatted()) times"
+        )
+        if let report = reports.reports.first(where: { $0.kind == .livelock }) {
+            out.append("  The checks' watchdog names it:")
+            out += report.description.split(separator: "\n").map { "    " + $0 }
+        } else {
+            out.append("  (no livelock report: the threads happened not to wait at the same time; run it again)")
+        }
+        let before = reports.reports.count
+        let fixed = Printer()
+        let fixedElapsed = fixed.run(pages: pagesEach, manners: .onePageThenHandOver, patience: .seconds(30))
+        out.append("")
+        out.append("Fixed: print one page, then hand the turn over if the other waits (progress before politeness):")
+        out.append(
+            "  the threads printed \(fixed.printed.count.formatted()) pages in \(Verdict.format(fixedElapsed.seconds)) s, taking turns "
+                + "(\(fixed.handOvers.load(ordering: .relaxed).formatted()) hand-overs), and the checks report \(reports.reports.count == before ? "nothing" : "\(reports.reports.count - before) hazards")."
+        )
+        return out
     }
 }
