@@ -4,11 +4,13 @@ import Testing
 /// Whether this test process (and so the `spindle` built with it) runs under ThreadSanitizer.
 let underThreadSanitizer = dlsym(dlopen(nil, RTLD_NOW), "__tsan_init") != nil
 
-/// Runs the `spindle` built with the tests and returns its standard output and exit status.
-func runSpindle(_ arguments: [String]) throws -> (output: String, status: Int32) {
+/// Runs the `spindle` built with the tests and returns its standard output and exit status;
+/// `environment` is added to the tests' own.
+func runSpindle(_ arguments: [String], environment: [String: String] = [:]) throws -> (output: String, status: Int32) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: siblingExecutable("spindle"))
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
@@ -39,7 +41,9 @@ struct HazardDemoTests {
     /// is the demo's point, but not this test's.
     @Test(.enabled(if: !underThreadSanitizer))
     func theRaceDemoLosesUpdatesUnguardedAndNoneGuarded() throws {
-        let (output, status) = try runSpindle(["demo", "race"])
+        // Its 40 million lock acquisitions are not about the checks: without them, whatever the
+        // suite runs with (SPINDLE_HAZARD_CHECKS).
+        let (output, status) = try runSpindle(["demo", "race"], environment: ["SPINDLE_HAZARD_CHECKS": "0"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("updates lost"), "\(output)")
         #expect(output.contains("fixed, with a lock:  20,000,000: every update counted"), "\(output)")
@@ -52,8 +56,22 @@ struct HazardDemoTests {
         #expect(status == 0, "\(output)")
         let plain = output.components(separatedBy: "With a fair lock")[0]
         let fair = output.components(separatedBy: "With a fair lock").dropFirst().joined()
-        #expect(plain.contains("starvation: thread polite "), "the watchdog names the plain lock's victim: \(output)")
-        #expect(fair.contains("the polite thread's 20 turns took"), "\(output)")
+        // The plain lock's victim is named, unless it was not starved this run: on a loaded machine
+        // (the suite runs in parallel) or under ThreadSanitizer, whose work between a release and
+        // the next acquisition gives the polite thread openings, the greedy thread is preempted
+        // often enough that the polite one gets a third or more of the fair lock's turns. (Quiet,
+        // it gets 7 to 450 times fewer.) StarvationTests waits as long as it takes instead.
+        let turns = output.components(separatedBy: "s the polite thread had ").dropFirst()
+            .compactMap { Int($0.prefix { $0 != " " }.filter(\.isNumber)) }
+        #expect(turns.count == 2, "\(output)")
+        if turns.count == 2, !plain.contains("starvation: thread polite ") {
+            #expect(
+                3 * turns[0] >= turns[1],
+                "starved (\(turns[0]) turns against \(turns[1])) and not named: \(output)"
+            )
+        }
+        #expect(fair.contains("s the polite thread had "), "\(output)")
+        #expect(output.contains("The fair lock gave the polite thread "), "\(output)")
         #expect(fair.contains("The checks report no starvation."), "\(output)")
     }
 

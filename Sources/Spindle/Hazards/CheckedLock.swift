@@ -132,41 +132,38 @@ public final class CheckedLock<Value>: @unchecked Sendable {
 
     // MARK: Checked path
 
-    /// Takes the lock with the checks: the lock-order graph first (so that a deadlock this very
-    /// acquisition would cause is reported before it happens), then the mutex, registering the
-    /// wait with the watchdog if it must wait.
+    /// Takes the lock with the checks (``LockChecking``), keeping its wait and, at release, its
+    /// hold in the statistics.
     @inline(never)
     private func lockChecked(at site: CallSite) {
-        let thread = ThreadLocks.current
-        for report in LockOrderGraph.shared.willTake(identity, at: site, holding: thread.held, thread: thread) {
-            HazardChecks.report(report)
+        let thread = LockChecking.willTake(identity, at: site)
+        var runQueueBefore: UInt64?
+        let waited = LockChecking.take(
+            identity,
+            thread: thread,
+            at: site,
+            tryLock: tryLockRaw,
+            lock: {
+                runQueueBefore = TaskSchedStat.callingThread()?.waitNanoseconds
+                lockRaw()
+            }
+        )
+        // What the wait was for the lock: less the time this thread, woken, waited for a CPU (on
+        // a busy machine that can be most of it, and it is CPU starvation, not the lock's).
+        var lockWait = waited ?? 0
+        if let waited, let before = runQueueBefore, let after = TaskSchedStat.callingThread()?.waitNanoseconds {
+            lockWait = waited - min(waited, after &- before)
         }
-        // The clock is read only for a wait: a free lock is a wait of 0.
-        var waited: UInt64 = 0
-        let contended = !tryLockRaw()
-        if contended {
-            let start = monotonicNanoseconds()
-            DeadlockWatchdog.shared.beginWait(thread: thread.threadID, for: identity, at: site)
-            lockRaw()
-            DeadlockWatchdog.shared.endWait(thread: thread.threadID)
-            waited = monotonicNanoseconds() - start
-        }
-        let now = monotonicNanoseconds()
-        identity.record.withLock { $0.recordWait(waited, thread: thread, contended: contended) }
+        identity.record.withLock { $0.recordWait(lockWait, thread: thread, contended: waited != nil) }
         identity.watchForStarvation()
-        identity.heldSince.store(now, ordering: .relaxed)
-        identity.acquisitions.add(1, ordering: .relaxed)
-        identity.owner.store(thread.threadID, ordering: .relaxed)
-        identity.ownerSite = site
-        thread.push(HeldLock(lock: identity, site: site))
+        identity.heldSince.store(monotonicNanoseconds(), ordering: .relaxed)
+        LockChecking.didTake(identity, thread: thread, at: site)
     }
 
     @inline(never)
     private func unlockChecked() {
         let held = monotonicNanoseconds() &- identity.heldSince.load(ordering: .relaxed)
         identity.record.withLock { $0.holds.record(held) }
-        ThreadLocks.current.pop(identity)
-        identity.ownerSite = nil
-        identity.owner.store(0, ordering: .relaxed)
+        LockChecking.willRelease(identity)
     }
 }

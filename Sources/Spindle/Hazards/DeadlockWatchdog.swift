@@ -34,7 +34,7 @@ final class DeadlockWatchdog: Sendable {
         let thread: Int32
         let since: UInt64
     }
-    private let state = Locked(State())
+    private let state = Locked(State(), checked: false)
 
     func reset() {
         state.withLock { $0.reported = [] }

@@ -4,7 +4,7 @@
 /// the price is a wake-up of the next waiter on every contended release.
 final class FairMutex: @unchecked Sendable {
     // @unchecked Sendable: the counters are only touched with `condition`'s mutex held.
-    private let condition = ConditionLock()
+    private let condition = ConditionLock(checked: false)
     private var nextTicket: UInt64 = 0
     private var serving: UInt64 = 0
 

@@ -13,14 +13,36 @@ import Synchronization
 /// ```
 public enum HazardChecks {
     /// Whether checks are on; read on every lock and unlock, so it is one relaxed atomic load.
-    static let enabled = Atomic<Bool>(false)
+    static let enabled = Atomic<Bool>(environmentHandler != nil)
+
+    /// The handler that `SPINDLE_HAZARD_CHECKS` names, which turns the checks on from the start of
+    /// the program (before any lock is made, so that Spindle's own locks are checked too): `log`
+    /// (or `1`) or `stop`. `nil` when it is unset, empty or `0`.
+    static let environmentHandler: HazardHandler? = {
+        guard let value = getenv("SPINDLE_HAZARD_CHECKS").map({ String(cString: $0) }) else { return nil }
+        switch value {
+        case "", "0": return nil
+        case "stop": return .stop
+        default: return .log
+        }
+    }()
+
+    private static let watchdogStarted = Atomic(false)
+
+    /// Starts the watchdog once, for checks that the environment turned on.
+    static func startWatchdogOnce() {
+        guard !watchdogStarted.load(ordering: .relaxed), !watchdogStarted.exchange(true, ordering: .relaxed) else {
+            return
+        }
+        DeadlockWatchdog.shared.start()
+    }
 
     private struct Settings {
-        var handler = HazardHandler.log
+        var handler = HazardChecks.environmentHandler ?? .log
         var deadlockThreshold: Duration = .seconds(1)
         var stallThreshold: Duration = .seconds(2)
     }
-    private static let settings = Locked(Settings())
+    private static let settings = Locked(Settings(), checked: false)
 
     /// Whether checks are on.
     public static var isEnabled: Bool { enabled.load(ordering: .relaxed) }
@@ -50,7 +72,7 @@ public enum HazardChecks {
             $0.stallThreshold = max(stallThreshold, .milliseconds(10))
         }
         enabled.store(true, ordering: .releasing)
-        DeadlockWatchdog.shared.start()
+        startWatchdogOnce()
     }
 
     /// Turns the checks off. The lock-order graph is kept: turning them on again goes on from it.
@@ -107,8 +129,8 @@ public struct HazardHandler: Sendable {
 
 /// Reports kept by ``HazardHandler/collect(into:)``.
 public final class HazardCollector: Sendable {
-    private let state = ConditionLock()
-    private let reportsStorage = Locked<[HazardReport]>([])
+    private let state = ConditionLock(checked: false)
+    private let reportsStorage = Locked<[HazardReport]>([], checked: false)
 
     /// Creates an empty collector.
     public init() {}

@@ -13,9 +13,9 @@ final class LockIdentity: Sendable {
     let orderKey: Int
     /// The thread id of its holder, 0 when free (checks on only).
     let owner = Atomic<Int32>(0)
-    private let ownerSiteStorage = Locked<CallSite?>(nil)
+    private let ownerSiteStorage = Locked<CallSite?>(nil, checked: false)
     /// Waits and holds, for the statistics and the starvation watch.
-    let record = Locked(LockRecord())
+    let record = Locked(LockRecord(), checked: false)
     /// When the holder took it (monotonic nanoseconds), for its hold time.
     let heldSince = Atomic<UInt64>(0)
     /// Acquisitions with checks on so far: how often others took it while a thread waited.

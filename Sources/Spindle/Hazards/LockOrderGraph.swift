@@ -21,7 +21,7 @@ final class LockOrderGraph: Sendable {
         /// Cycles already reported, by their nodes, so each is reported once.
         var reported: Set<Set<Int>> = []
     }
-    private let state = Locked(State())
+    private let state = Locked(State(), checked: false)
     /// Bumped by ``reset()``: threads then forget the orders they remembered seeing.
     let generation = Atomic(0)
 

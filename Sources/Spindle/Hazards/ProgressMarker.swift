@@ -34,7 +34,7 @@ public final class ProgressMarker: Sendable {
     private let ticks = Atomic(0)
     /// The threads working toward it now, by thread id, with how many ``working(_:)`` scopes each
     /// is inside.
-    private let workersStorage = Locked<[Int32: (name: String, depth: Int)]>([:])
+    private let workersStorage = Locked<[Int32: (name: String, depth: Int)]>([:], checked: false)
 
     /// A marker named `name`.
     public init(_ name: String) {

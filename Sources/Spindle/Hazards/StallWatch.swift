@@ -29,10 +29,15 @@ final class StallWatch: Sendable {
         var markers: [Int: ProgressMarker] = [:]
         var windows: [Int: Window] = [:]
     }
-    private let state = Locked(State())
+    private let state = Locked(State(), checked: false)
 
     func watch(_ marker: ProgressMarker) {
         state.withLock { $0.markers[marker.id] = marker }
+    }
+
+    /// What one tick of `marker` cost in CPU nanoseconds, as far as the watch has seen.
+    func cpuPerTick(of marker: ProgressMarker) -> Double? {
+        state.withLock { $0.windows[marker.id]?.cpuPerTick }
     }
 
     func forget(_ marker: ProgressMarker) {
@@ -56,7 +61,9 @@ final class StallWatch: Sendable {
             var window = state.withLock { $0.windows[marker.id] }
             if let previous = window, previous.count != count {
                 var next = Window(count: count, start: now)
-                next.cpuPerTick = cpuPerTick(since: previous, ticks: count - previous.count, pid: pid, reader: &reader)
+                // The cheapest a tick has been: waiting (spinning, say) can make some dearer.
+                let latest = cpuPerTick(since: previous, ticks: count - previous.count, pid: pid, reader: &reader)
+                next.cpuPerTick = [latest, previous.cpuPerTick].compactMap { $0 }.min()
                 window = next
             } else if window == nil {
                 window = Window(count: count, start: now)
@@ -164,12 +171,15 @@ final class StallWatch: Sendable {
         let seconds = formatFixed((Double(now - window.start) / 1e9), digits: 1)
         let who = shares.count == 1 ? "its thread" : "its \(shares.count) threads"
         let cpuSpent = shares.map { $0.running * $0.seconds * 1e9 }.reduce(0, +)
-        // Threads seldom off a CPU were busy or wanted to be. Whether they were busy without
-        // progress (livelock) or had too little CPU to progress (starved of it) is told by what a
-        // tick cost before: ten ticks' worth of CPU spent without one is busy. Before the first
-        // ticks it is a guess: a tenth of the time on a CPU, or 10 ms of CPU per thread, is busy.
+        // Threads seldom off a CPU were busy or wanted to be. On a CPU half the time or more is
+        // busy. Below that, whether they were busy without progress (livelock) or had too little
+        // CPU to progress (starved of it) is told by what a tick cost before: ten ticks' worth of
+        // CPU spent without one is busy. Before the first ticks it is a guess: a tenth of the time
+        // on a CPU, or 10 ms of CPU per thread, is busy.
         let busy: Bool
-        if let cpuPerTick = window.cpuPerTick {
+        if running >= 0.5 {
+            busy = true
+        } else if let cpuPerTick = window.cpuPerTick {
             busy = cpuSpent >= max(10 * cpuPerTick, 1e6)
         } else {
             busy = running >= 0.1 || cpuSpent / count >= 10e6

@@ -7,8 +7,7 @@
 final class StarvationWatch: Sendable {
     static let shared = StarvationWatch()
 
-    /// Acquisitions a thread needs before its waits are judged; and how many times others must
-    /// take the lock during one wait before that wait counts as starvation.
+    /// Acquisitions a thread needs before its waits are judged.
     static let minimumAcquisitions = 20
     /// A starved thread's 90th-percentile wait is at least this many times the others' median one and
     /// the lock's 90th-percentile hold…
@@ -17,12 +16,15 @@ final class StarvationWatch: Sendable {
     /// fair lock's next waiter can take a few milliseconds just to be woken.
     static let floor: Duration = .milliseconds(10)
     /// A wait still going on is starvation once it is this long and others took the lock
-    /// ``minimumAcquisitions`` times meanwhile (a lock that nobody takes is a hang, not starvation).
-    static let longWait: Duration = .milliseconds(100)
+    /// ``takenDuringLongWait`` times meanwhile (a lock that nobody takes is a hang, not
+    /// starvation). Shorter waits happen to anyone behind a busy unfair mutex on a loaded
+    /// machine: with 100 ms, the suite's own busiest locks were reported.
+    static let longWait: Duration = .seconds(1)
+    static let takenDuringLongWait = 100
 
     // Strong references, dropped by the lock's deinit: a weak one would give every lock identity
     // a side table, which makes each retain and release of it several times dearer.
-    private let locks = Locked<[Int: LockIdentity]>([:])
+    private let locks = Locked<[Int: LockIdentity]>([:], checked: false)
 
     /// Watches `lock` from now on, until ``forget(_:)``.
     func watch(_ lock: LockIdentity) {
@@ -41,7 +43,7 @@ final class StarvationWatch: Sendable {
         for (thread, wait) in waits.sorted(by: { $0.key < $1.key }) {
             let waited = now > wait.since ? now - wait.since : 0
             let takenMeanwhile = wait.lock.acquisitions.load(ordering: .relaxed) - wait.acquisitionsBefore
-            guard waited >= Self.longWait.clampedNanoseconds, takenMeanwhile >= Self.minimumAcquisitions else {
+            guard waited >= Self.longWait.clampedNanoseconds, takenMeanwhile >= Self.takenDuringLongWait else {
                 continue
             }
             let found: HazardReport? = wait.lock.record.withLock { record in
@@ -58,15 +60,19 @@ final class StarvationWatch: Sendable {
         for lock in watched.sorted(by: { $0.id < $1.id }) {
             reports += lock.record.withLock { record in
                 let starved = Self.starvedThreads(record)
-                record.reportedStarving.formUnion(starved)
-                return starved.map { thread in
-                    let statistics = record.statistics(lock: lock.name)
-                    let waits = statistics.threads.first { $0.threadID == thread }
-                    let others = statistics.threads.filter { $0.threadID != thread }
-                        .map { "\(TimeDistribution.show($0.wait.p90)) for \($0.thread)" }
+                record.reportedStarving.formUnion(starved.map(\.thread))
+                return starved.map { thread, measure in
+                    let name = record.threads[thread]?.name ?? "thread \(thread)"
+                    func shown(_ waits: DurationHistogram) -> String {
+                        TimeDistribution.show(.nanoseconds(Int64(clamping: measure.value(waits))))
+                    }
+                    let others = record.threads.filter { $0.key != thread }.sorted { $0.key < $1.key }
+                        .map { "\(shown($0.value.waits)) for \($0.value.name)" }
+                    let own = record.threads[thread].map { shown($0.waits) } ?? "?"
+                    let measured =
+                        measure == .p90 ? "1 wait in 10 lasts \(own) or more" : "half its waits last \(own) or more"
                     let summary =
-                        "thread \(waits?.thread ?? "thread \(thread)") is starved of `\(lock.name)`: 1 wait in 10 lasts "
-                        + "\(TimeDistribution.show(waits?.wait.p90 ?? .zero)) or more, against \(others.joined(separator: ", "))"
+                        "thread \(name) is starved of `\(lock.name)`: \(measured), against \(others.joined(separator: ", "))"
                     return report(summary, lock: lock, record)
                 }
             }
@@ -74,24 +80,44 @@ final class StarvationWatch: Sendable {
         return reports
     }
 
-    /// The threads of `record` whose waits run far above the others', not yet reported.
-    static func starvedThreads(_ record: LockRecord) -> [Int32] {
-        let judged = record.threads.filter { $0.value.waits.count >= minimumAcquisitions }
-        guard judged.count >= 2 else { return [] }
-        let p90s = judged.mapValues { $0.waits.percentile(0.9) }
-        let holdP90 = record.holds.percentile(0.9)
-        return p90s.compactMap { thread, p90 in
-            guard !record.reportedStarving.contains(thread) else { return nil }
-            let others = p90s.filter { $0.key != thread }.map(\.value).sorted()
-            let othersMedian = others[others.count / 2]
-            // Far above the other threads' waits, and far above what the holds explain: behind a
-            // fair lock a thread waits for a few holds and a wake-up, never ten times the longest.
-            let starved =
-                p90 >= floor.clampedNanoseconds && p90 >= factor * Swift.max(othersMedian, 1_000)
-                && p90 >= factor * holdP90
-            return starved ? thread : nil
+    /// How a thread's waits are judged: by their 90th percentile (given ``minimumAcquisitions``)
+    /// or by their median (given five: a thread starved hard gets few turns). Not by their mean,
+    /// which one wake-up delayed on a busy CPU can carry alone.
+    enum Measure: CaseIterable {
+        case p90, median
+
+        var minimumCount: Int { self == .p90 ? minimumAcquisitions : 5 }
+
+        func value(_ waits: DurationHistogram) -> UInt64 {
+            waits.percentile(self == .p90 ? 0.9 : 0.5)
         }
-        .sorted()
+    }
+
+    /// The threads of `record` whose waits run far above the others', not yet reported, and the
+    /// measure that shows it.
+    static func starvedThreads(_ record: LockRecord) -> [(thread: Int32, measure: Measure)] {
+        let holdP90 = record.holds.percentile(0.9)
+        var starved: [(thread: Int32, measure: Measure)] = []
+        for (thread, entry) in record.threads.sorted(by: { $0.key < $1.key })
+        where !record.reportedStarving.contains(thread) {
+            for measure in Measure.allCases where entry.waits.count >= measure.minimumCount {
+                let value = measure.value(entry.waits)
+                let others = record.threads.filter { $0.key != thread && $0.value.waits.count >= 1 }
+                    .map { measure.value($0.value.waits) }.sorted()
+                guard !others.isEmpty else { continue }
+                let othersMedian = others[others.count / 2]
+                // Far above the other threads' waits, and far above what the holds explain:
+                // behind a fair lock a thread waits for a few holds and a wake-up, never ten
+                // times the longest.
+                if value >= floor.clampedNanoseconds && value >= factor * Swift.max(othersMedian, 1_000)
+                    && value >= factor * holdP90
+                {
+                    starved.append((thread, measure))
+                    break
+                }
+            }
+        }
+        return starved
     }
 
     private func report(_ summary: String, lock: LockIdentity, _ record: LockRecord) -> HazardReport {

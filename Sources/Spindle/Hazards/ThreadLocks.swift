@@ -14,10 +14,10 @@ struct HeldLock: Sendable {
 final class ThreadLocks: Sendable {
     let threadID: Int32
     let name: String
-    private let heldStorage = Locked<[HeldLock]>([])
+    private let heldStorage = Locked<[HeldLock]>([], checked: false)
     /// Lock pairs this thread has already seen taken in this order, in the graph's current
     /// generation: the graph need not be asked again.
-    private let knownOrders = Locked<(generation: Int, pairs: Set<LockPair>)>((0, []))
+    private let knownOrders = Locked<(generation: Int, pairs: Set<LockPair>)>((0, []), checked: false)
 
     private init(threadID: Int32, name: String) {
         self.threadID = threadID
@@ -59,7 +59,7 @@ final class ThreadLocks: Sendable {
     }()
 
     /// Every thread's record, by thread id.
-    private static let registry = Locked<[Int32: ThreadLocks]>([:])
+    private static let registry = Locked<[Int32: ThreadLocks]>([:], checked: false)
 
     /// The calling thread's record, made on first use.
     static var current: ThreadLocks {

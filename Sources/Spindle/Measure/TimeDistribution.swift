@@ -27,6 +27,7 @@ public struct TimeDistribution: Sendable, Hashable, CustomStringConvertible {
     /// "80 ns", "229 µs", "163 ms", "2.5 s".
     static func show(_ duration: Duration) -> String {
         let ns = Double(duration.clampedNanoseconds)
+        if ns == 0 { return "0 ns" }
         if ns >= 1e9 { return format(ns / 1e9) + " s" }
         if ns >= 1e6 { return format(ns / 1e6) + " ms" }
         if ns >= 1e3 { return format(ns / 1e3) + " µs" }

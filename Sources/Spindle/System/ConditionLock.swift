@@ -10,12 +10,16 @@ internal import Glibc
 /// let lock = ConditionLock()
 /// lock.lock(); while !ready { lock.wait() }; lock.unlock()
 /// ```
+///
+/// Made while ``HazardChecks`` are on, it is checked as `Locked` is (unless `checked: false`).
 final class ConditionLock: @unchecked Sendable {
     // @unchecked Sendable because the pthread objects are themselves the synchronisation.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let identity: LockIdentity?
 
-    init() {
+    init(checked: Bool = true, fileID: String = #fileID, line: Int = #line) {
+        identity = checked ? LockChecking.internalIdentity(fileID: fileID, line: line) : nil
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         initializeMutex(mutex)
@@ -35,28 +39,57 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func lock() {
-        let err = pthread_mutex_lock(mutex)
-        precondition(err == 0, "pthread_mutex_lock failed: \(err)")
+    func lock(fileID: String = #fileID, line: Int = #line) {
+        if let identity, HazardChecks.isEnabled {
+            let site = CallSite(fileID: fileID, line: line)
+            let thread = LockChecking.willTake(identity, at: site)
+            _ = LockChecking.take(
+                identity,
+                thread: thread,
+                at: site,
+                tryLock: { pthread_mutex_trylock(mutex) == 0 },
+                lock: lockRaw
+            )
+            LockChecking.didTake(identity, thread: thread, at: site)
+            return
+        }
+        lockRaw()
     }
 
     func unlock() {
+        // Whether or not checks are on now: forgetting a hold that was never recorded is harmless.
+        if let identity { LockChecking.willRelease(identity) }
         let err = pthread_mutex_unlock(mutex)
         precondition(err == 0, "pthread_mutex_unlock failed: \(err)")
     }
 
+    private func lockRaw() {
+        let err = pthread_mutex_lock(mutex)
+        precondition(err == 0, "pthread_mutex_lock failed: \(err)")
+    }
+
     /// Runs `body` with the mutex held.
-    func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        lock()
+    func withLock<T, E: Error>(fileID: String = #fileID, line: Int = #line, _ body: () throws(E) -> T) throws(E) -> T {
+        lock(fileID: fileID, line: line)
         defer { unlock() }
         return try body()
+    }
+
+    /// Around a wait, which lets go of the mutex and takes it back: the checks see the thread
+    /// not holding it meanwhile.
+    private func waiting<T>(_ body: () -> T) -> T {
+        guard let identity, HazardChecks.isEnabled else { return body() }
+        let site = identity.ownerSite ?? CallSite(fileID: "?", line: 0)
+        LockChecking.willRelease(identity)
+        defer { LockChecking.didTake(identity, thread: ThreadLocks.current, at: site) }
+        return body()
     }
 
     /// Atomically releases the mutex and sleeps until signalled; the mutex is held again on return.
     ///
     /// Spurious wake-ups happen: call it in a loop that re-checks the condition.
     func wait() {
-        let err = pthread_cond_wait(condition, mutex)
+        let err = waiting { pthread_cond_wait(condition, mutex) }
         precondition(err == 0, "pthread_cond_wait failed: \(err)")
     }
 
@@ -65,7 +98,7 @@ final class ConditionLock: @unchecked Sendable {
     /// - Returns: `false` when the deadline passed.
     func wait(untilMonotonicNanoseconds deadline: UInt64) -> Bool {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        let err = pthread_cond_timedwait(condition, mutex, &time)
+        let err = waiting { pthread_cond_timedwait(condition, mutex, &time) }
         precondition(err == 0 || err == ETIMEDOUT, "pthread_cond_timedwait failed: \(err)")
         return err == 0
     }

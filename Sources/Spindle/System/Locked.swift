@@ -12,31 +12,69 @@ internal import Glibc
 /// let counter = Locked(0)
 /// counter.withLock { $0 += 1 }
 /// ```
+///
+/// With ``HazardChecks`` on when it is made (`SPINDLE_HAZARD_CHECKS` in the environment turns
+/// them on from the start), it joins the lock-order graph and the deadlock watchdog like a
+/// ``CheckedLock``, as one lock class per place of creation; the locks of the checks themselves
+/// are made with `checked: false`.
 @usableFromInline
 struct Locked<Value>: @unchecked Sendable {
     // @unchecked Sendable because every access to the value goes through the mutex.
     private let storage: Storage
 
-    init(_ value: Value) {
-        let buffer = Storage.create(minimumCapacity: 1) { _ in value }
+    init(_ value: Value, checked: Bool = true, fileID: String = #fileID, line: Int = #line) {
+        let identity = checked ? LockChecking.internalIdentity(fileID: fileID, line: line) : nil
+        let buffer = Storage.create(minimumCapacity: 1) { _ in Header(value: value, identity: identity) }
         storage = unsafeDowncast(buffer, to: Storage.self)
         storage.withUnsafeMutablePointerToElements { initializeMutex($0) }
     }
 
     /// Runs `body` with exclusive access to the value.
-    func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-        try storage.withUnsafeMutablePointers { (value, mutex) throws(E) -> R in
-            var err = pthread_mutex_lock(mutex)
-            precondition(err == 0, "pthread_mutex_lock failed: \(err)")
-            defer {
-                err = pthread_mutex_unlock(mutex)
-                precondition(err == 0, "pthread_mutex_unlock failed: \(err)")
+    func withLock<R, E: Error>(
+        fileID: String = #fileID,
+        line: Int = #line,
+        _ body: (inout Value) throws(E) -> R
+    ) throws(E) -> R {
+        try storage.withUnsafeMutablePointers { (header, mutex) throws(E) -> R in
+            if let identity = header.pointee.identity, HazardChecks.isEnabled {
+                let site = CallSite(fileID: fileID, line: line)
+                let thread = LockChecking.willTake(identity, at: site)
+                _ = LockChecking.take(
+                    identity,
+                    thread: thread,
+                    at: site,
+                    tryLock: { pthread_mutex_trylock(mutex) == 0 },
+                    lock: { Self.lock(mutex) }
+                )
+                LockChecking.didTake(identity, thread: thread, at: site)
+                defer {
+                    LockChecking.willRelease(identity)
+                    Self.unlock(mutex)
+                }
+                return try body(&header.pointee.value)
             }
-            return try body(&value.pointee)
+            Self.lock(mutex)
+            defer { Self.unlock(mutex) }
+            return try body(&header.pointee.value)
         }
     }
 
-    private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
+    private static func lock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        let err = pthread_mutex_lock(mutex)
+        precondition(err == 0, "pthread_mutex_lock failed: \(err)")
+    }
+
+    private static func unlock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        let err = pthread_mutex_unlock(mutex)
+        precondition(err == 0, "pthread_mutex_unlock failed: \(err)")
+    }
+
+    private struct Header {
+        var value: Value
+        let identity: LockIdentity?
+    }
+
+    private final class Storage: ManagedBuffer<Header, pthread_mutex_t> {
         deinit {
             _ = withUnsafeMutablePointerToElements { pthread_mutex_destroy($0) }
         }

@@ -129,6 +129,14 @@ struct TaskSchedStat: Equatable {
     }
 }
 
+extension TaskSchedStat {
+    /// The calling thread's, from `/proc/thread-self/schedstat`; nil when it cannot be read.
+    static func callingThread() -> TaskSchedStat? {
+        var reader = ProcReader(capacity: 128)
+        return reader.read("/proc/thread-self/schedstat").flatMap(TaskSchedStat.init)
+    }
+}
+
 /// `/proc/PID/io`: bytes that reached the storage layer, and bytes passed to read/write calls.
 struct ProcessIO: Equatable {
     var readBytes: UInt64 = 0

@@ -202,14 +202,13 @@ enum DeadlockDemo {
 /// A greedy thread that retakes a lock the moment it lets go starves a polite one; a fair lock
 /// serves both in turn.
 enum StarvationDemo {
-    static let politeTurns = 20
     static let greedyHold = Duration.microseconds(500)
-    /// How long the polite thread is given, at most, for its turns.
-    static let patience = Duration.seconds(2)
+    /// How long each contest lasts.
+    static let contestLength = Duration.milliseconds(1_500)
 
     /// What one contest gave.
     struct Contest {
-        var politeTurnsHad = 0
+        var politeTurns = 0
         var greedyTurns = 0
         var elapsed = Duration.zero
     }
@@ -222,13 +221,15 @@ enum StarvationDemo {
         let placement = cpus.count >= 2 ? (greedy: cpus[0], polite: cpus[1]) : nil
         var out = [
             "starvation: a greedy thread holds a lock for \(Int(greedyHold / .microseconds(1))) µs of work, lets go, and takes it straight back.",
-            "  A polite thread\(placement == nil ? "" : " on another CPU") wants the lock \(politeTurns) times, resting 1 ms between turns.",
+            "  A polite thread\(placement == nil ? "" : " on another CPU") wants the lock too, resting 1 ms after each turn.",
             "  A plain mutex goes to whichever thread asks first after a release: the greedy one, already",
             "  running, asks within nanoseconds; the polite one must first be woken, which takes microseconds.",
         ]
+        var politeTurns: [Int] = []
         for fair in [false, true] {
             let lock = CheckedLock(0, name: fair ? "fair lock" : "plain lock", fair: fair)
             let contest = contend(lock, placement: placement)
+            politeTurns.append(contest.politeTurns)
             let polite = lock.statistics.waits(of: "polite")
             out.append("")
             if fair {
@@ -238,15 +239,9 @@ enum StarvationDemo {
             } else {
                 out.append("With a plain lock (CheckedLock's default, a pthread mutex):")
             }
-            if contest.politeTurnsHad == politeTurns {
-                out.append(
-                    "  the polite thread's \(politeTurns) turns took \(Verdict.format(contest.elapsed.seconds)) s; the greedy one had \(contest.greedyTurns.formatted()) turns meanwhile"
-                )
-            } else {
-                out.append(
-                    "  in \(Verdict.format(contest.elapsed.seconds)) s the polite thread had \(contest.politeTurnsHad) of its \(politeTurns) turns; the greedy one had \(contest.greedyTurns.formatted())"
-                )
-            }
+            out.append(
+                "  in \(Verdict.format(contest.elapsed.seconds)) s the polite thread had \(contest.politeTurns.formatted()) turns, the greedy one \(contest.greedyTurns.formatted())"
+            )
             out.append("  the polite thread's waits: \(polite.map { "\($0.wait)" } ?? "none")")
             // The watchdog looks every 50 ms; give it one more look at the finished contest.
             usleep(100_000)
@@ -258,15 +253,20 @@ enum StarvationDemo {
                 out.append("  The checks report no starvation.")
             }
         }
+        if politeTurns[0] > 0 {
+            out.append("")
+            out.append(
+                "The fair lock gave the polite thread \(Verdict.format(Double(politeTurns[1]) / Double(politeTurns[0])))× the turns."
+            )
+        }
         return out
     }
 
-    /// Runs the greedy thread and the polite one on `lock` until the polite one has had its turns,
-    /// or ``patience`` has run out.
+    /// Runs the greedy thread and the polite one on `lock` for ``contestLength``.
     static func contend(_ lock: CheckedLock<Int>, placement: (greedy: Int, polite: Int)?) -> Contest {
         let stop = Atomic(false)
-        let greedyTurns = Atomic(0), politeTurnsHad = Atomic(0)
-        let done = DispatchGroup(), politeDone = DispatchGroup()
+        let greedyTurns = Atomic(0), politeTurns = Atomic(0)
+        let done = DispatchGroup()
         done.enter()
         startThread(named: "greedy") {
             if let placement { try? AvailableCPUs.pinCallingThread(to: placement.greedy) }
@@ -279,28 +279,27 @@ enum StarvationDemo {
             }
             done.leave()
         }
+        // The contest begins once the greedy thread is under way (a new thread can take a while
+        // to start, under ThreadSanitizer especially).
+        while greedyTurns.load(ordering: .relaxed) < 3 { usleep(100) }
         done.enter()
-        politeDone.enter()
         let start = ContinuousClock.now
         startThread(named: "polite") {
             if let placement { try? AvailableCPUs.pinCallingThread(to: placement.polite) }
-            for _ in 0..<politeTurns {
-                guard !stop.load(ordering: .relaxed) else { break }
+            while !stop.load(ordering: .relaxed) {
                 lock.withLock { $0 += 1 }
-                politeTurnsHad.add(1, ordering: .relaxed)
+                politeTurns.add(1, ordering: .relaxed)
                 usleep(1_000)
             }
-            politeDone.leave()
             done.leave()
         }
-        _ = politeDone.wait(timeout: .now() + .milliseconds(Int(patience / .milliseconds(1))))
-        let elapsed = ContinuousClock.now - start
+        usleep(UInt32(contestLength / .microseconds(1)))
         stop.store(true, ordering: .relaxed)
         done.wait()
         return Contest(
-            politeTurnsHad: politeTurnsHad.load(ordering: .relaxed),
+            politeTurns: politeTurns.load(ordering: .relaxed),
             greedyTurns: greedyTurns.load(ordering: .relaxed),
-            elapsed: elapsed
+            elapsed: ContinuousClock.now - start
         )
     }
 }
