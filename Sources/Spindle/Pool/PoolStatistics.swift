@@ -126,12 +126,12 @@ public struct PoolStatistics: Sendable, Hashable, CustomStringConvertible {
     /// Several lines: the tasks, the queue wait, the longest-waiting task, then one line per worker.
     ///
     /// ```
-    /// pool of 2 workers, up 1.52 s
-    /// tasks: 12 submitted, 9 queued, 1 running, 2 completed
-    /// queue wait: p50 4.1 µs, p90 1.2 s, p99 1.2 s, max 1.2 s (3)
-    /// longest waiting: PoolConformance.Square (1 item), 1.4 s so far
-    /// spindle-0: 2 tasks, busy 1.50 s (98%), running for 1.4 s
-    /// spindle-1: 1 task, busy 12 µs (0%), idle
+    /// pool of 2 workers, up 43 ms
+    /// tasks: 59 submitted, 7 queued, 2 running, 50 completed
+    /// queue wait: p50 17 µs, p90 19 µs, p99 161 µs, max 162 µs (52)
+    /// longest waiting: PoolConformance.Square (1 item), 40 ms so far
+    /// spindle-0: 39 tasks, busy 41 ms (94%), running for 40 ms
+    /// spindle-1: 13 tasks, busy 40 ms (92%), running for 40 ms
     /// ```
     public var description: String {
         var lines = [
