@@ -48,6 +48,25 @@ struct PoolStatisticsTests {
         try await checkReadsDuringWork(on: processes)
     }
 
+    // MARK: ProcessPool
+
+    @Test func aWorkerProcessThatDiedStaysListedBesideItsReplacement() async throws {
+        let pool = try makeTestPool(workers: 1)
+        let victim = await pool.submit(Die(at: 7, by: .exit3), 7).result
+        #expect(spindleCode(victim.failure) == .workerDied)
+        #expect(try await pool.submit(Square(), 3).value == 9, "run by the replacement")
+
+        let statistics = pool.statistics
+        expectAddsUp(statistics, tasks: 2)
+        #expect(statistics.workers.map(\.hasExited) == [false, true], "the live worker first, then the dead one")
+        #expect(statistics.workers.map(\.tasksStarted) == [1, 1])
+        let (replacement, dead) = (statistics.workers[0], statistics.workers[1])
+        #expect(replacement.processID != dead.processID)
+        #expect(dead.runningFor == nil && dead.busy > .zero, "busy until it died running its job")
+        await pool.shutdown()
+        #expect(pool.statistics.workers.count == 1, "only as many exited workers as the pool has workers")
+    }
+
     // MARK: ThreadPool
 
     @Test func queuedTasksAreNamedByJobClosureAndChunk() async throws {
@@ -111,33 +130,36 @@ private func holdOnlyThread(of pool: ThreadPool) async -> HeldWorker {
     )
 }
 
-/// Holds the only worker of `pool` with the job `hold` starts (and returns once that job runs),
-/// queues three `Square` jobs behind it, and checks the statistics while they wait, after they
-/// ran, and after shutdown. Shuts the pool down.
+/// Runs one job on the only worker of `pool`, holds the worker with the job `hold` starts (and
+/// returns once that job runs), queues three `Square` jobs behind it, and checks the statistics
+/// while they wait, after they ran, and after shutdown. Shuts the pool down.
 private func checkHeldWorker<P: Pool>(
     of pool: P,
     named isWorkerName: (String) -> Bool,
     hold: () async throws -> HeldWorker
 ) async throws {
     #expect(pool.workerCount == 1)
+    // A job run to the end first: a worker process has then answered its handshake, so the pool
+    // counts the next job as started when it sends it, before the job can release `hold`.
+    #expect(try await pool.submit(Square(), 9).value == 81)
     let held = try await hold()
     let waiting = (0..<3).map { pool.submit(Square(), $0) }
     let heldFrom = monotonicNanoseconds()
 
     let first = pool.statistics
     #expect(first.workerCount == 1)
-    #expect(first.tasksSubmitted == 4)
+    #expect(first.tasksSubmitted == 5)
     #expect(first.tasksQueued == 3)
     #expect(first.tasksRunning == 1)
-    #expect(first.tasksCompleted == 0)
-    #expect(first.queueWait.count == 1, "only the held job has started")
+    #expect(first.tasksCompleted == 1)
+    #expect(first.queueWait.count == 2, "the first job and the held one have started")
     let longest = try #require(first.longestWaiting)
     #expect(longest.job == String(reflecting: Square.self))
     #expect(longest.items == 1)
     let worker = try #require(first.workers.first)
     #expect(first.workers.count == 1)
     #expect(isWorkerName(worker.name), "\(worker.name)")
-    #expect(worker.tasksStarted == 1)
+    #expect(worker.tasksStarted == 2)
     #expect(!worker.hasExited)
     let runningFor = try #require(worker.runningFor, "the held worker is busy")
 
@@ -155,19 +177,19 @@ private func checkHeldWorker<P: Pool>(
     for (x, future) in waiting.enumerated() { #expect(try await future.value == x * x) }
 
     let done = pool.statistics
-    expectAddsUp(done, tasks: 4)
+    expectAddsUp(done, tasks: 5)
     // The squares were queued before `heldFrom` and could only start once the held job ended,
     // after `heldUntil`; the worker ran the held job all that time.
     let heldFor = Duration.nanoseconds(Int64(heldUntil - heldFrom))
     #expect(done.queueWait.max >= heldFor, "\(done.queueWait)")
     let doneWorker = try #require(done.workers.first)
-    #expect(doneWorker.tasksStarted == 4)
+    #expect(doneWorker.tasksStarted == 5)
     #expect(doneWorker.busy >= heldFor)
     #expect(doneWorker.busyShare > 0 && doneWorker.busyShare <= 1)
 
     await pool.shutdown()
     let stopped = pool.statistics
-    expectAddsUp(stopped, tasks: 4)
+    expectAddsUp(stopped, tasks: 5)
     #expect(!stopped.workers.isEmpty)
     #expect(stopped.workers.allSatisfy { $0.hasExited && $0.runningFor == nil })
     #expect(pool.statistics.lifetime == stopped.lifetime, "a pool that has stopped no longer ages")
@@ -193,7 +215,6 @@ private func expectOrdered(_ wait: TimeDistribution, count: Int, sourceLocation:
         "\(wait)",
         sourceLocation: sourceLocation
     )
-    #expect(wait.max <= wait.total, sourceLocation: sourceLocation)
 }
 
 /// Maps 100 items in chunks of 10 on `pool`: ten tasks. Shuts the pool down.
