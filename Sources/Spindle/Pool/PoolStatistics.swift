@@ -248,7 +248,7 @@ struct WorkerTally: Sendable {
     }
 }
 
-/// The figures every pool keeps under its lock: its life span and the queue waits.
+/// The figures a pool keeps under its lock: its life span and the queue waits.
 struct PoolTally: Sendable {
     /// When the pool started (monotonic nanoseconds).
     let startNanoseconds = monotonicNanoseconds()
@@ -267,24 +267,29 @@ struct PoolTally: Sendable {
 /// (the percentiles take microseconds to compute).
 struct PoolSnapshot {
     var now = monotonicNanoseconds()
-    var tally: PoolTally
+    var startNanoseconds: UInt64
+    var stopNanoseconds: UInt64?
     var workerCount: Int
     var tasksSubmitted: Int
     var tasksQueued: Int
     var tasksRunning: Int
+    /// The queue waits, in one histogram or in several (one per worker) that add up.
+    var queueWaits: [DurationHistogram]
     /// The longest-waiting queued task's label and submission time.
     var longestWaiting: (label: TaskLabel, submittedNanoseconds: UInt64)?
     var workers: [WorkerTally]
 
     var statistics: PoolStatistics {
-        PoolStatistics(
+        var queueWait = queueWaits.first ?? DurationHistogram()
+        for more in queueWaits.dropFirst() { queueWait.add(more) }
+        return PoolStatistics(
             workerCount: workerCount,
-            lifetime: duration((tally.stopNanoseconds ?? now).saturatingSubtract(tally.startNanoseconds)),
+            lifetime: duration((stopNanoseconds ?? now).saturatingSubtract(startNanoseconds)),
             tasksSubmitted: tasksSubmitted,
             tasksQueued: tasksQueued,
             tasksRunning: tasksRunning,
             tasksCompleted: max(0, tasksSubmitted - tasksQueued - tasksRunning),
-            queueWait: tally.queueWait.distribution,
+            queueWait: queueWait.distribution,
             longestWaiting: longestWaiting.map {
                 PoolStatistics.WaitingTask(
                     job: $0.label.name,

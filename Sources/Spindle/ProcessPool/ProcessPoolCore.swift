@@ -231,11 +231,13 @@ final class ProcessPoolCore: @unchecked Sendable {
                 }
             }
             return PoolSnapshot(
-                tally: tally,
+                startNanoseconds: tally.startNanoseconds,
+                stopNanoseconds: tally.stopNanoseconds,
                 workerCount: configuration.workers,
                 tasksSubmitted: tasksSubmitted,
                 tasksQueued: queued,
                 tasksRunning: running,
+                queueWaits: [tally.queueWait],
                 longestWaiting: longest.map { ($0.label, $0.submittedNanoseconds) },
                 workers: workers.map { $0.tally } + exitedWorkers
             )

@@ -34,16 +34,30 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     private let lock = ConditionLock()
     private var state: ThreadPoolState<WorkItem>
+    /// Items in `state.queue` that start a task; beside `state`, which the same threads write.
+    private var tasksQueued = 0
     /// How many items are queued, readable without the lock, so that an idle worker can spin on it.
     private let queuedItems = Atomic(0)
     /// The futures of tasks submitted and not yet finished, so that an immediate shutdown can
     /// cancel those that have not started at once, rather than when a worker reaches them.
     private var unfinished: [ObjectIdentifier: any CancellableIfPending] = [:]
-    /// The figures behind ``statistics``: the pool's, and its threads' in the order they started.
-    private var tally = PoolTally()
-    private var workerTallies: [WorkerTally] = []
-    /// Items in `state.queue` that start a task.
-    private var tasksQueued = 0
+    /// When the pool started, and when its last thread exited (monotonic nanoseconds).
+    private let startNanoseconds: UInt64
+    private var stopNanoseconds: UInt64?
+    /// Each thread's figures for ``statistics``, in the order the threads started.
+    private let workerFigures: [WorkerFigures]
+
+    /// One thread's figures. Only that thread writes them (with the lock held), in an object of
+    /// their own, so that threads keeping their figures do not write to the same cache lines.
+    private final class WorkerFigures {
+        var tally: WorkerTally
+        /// Submission → start of the tasks this thread started.
+        var queueWait = DurationHistogram()
+
+        init(name: String, startNanoseconds: UInt64) {
+            tally = WorkerTally(name: name, startNanoseconds: startNanoseconds)
+        }
+    }
 
     /// Starts `workers` named threads, on a machine where this process may use `cpus` CPUs.
     ///
@@ -53,12 +67,12 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
         // Poll only while a CPU is left over for the thread that submits: on 2 CPUs, one worker
         // polls while none runs. More pollers would take the CPU the busy threads need.
         state = ThreadPoolState(spinningBudget: max(1, cpus - 1))
-        for index in 0..<workers {
-            let threadName = WorkerThread.name(prefix: name, index: index)
-            lock.withLock {
-                state.threadStarting()
-                workerTallies.append(WorkerTally(name: threadName, startNanoseconds: tally.startNanoseconds))
-            }
+        let start = monotonicNanoseconds()
+        startNanoseconds = start
+        let names = (0..<workers).map { WorkerThread.name(prefix: name, index: $0) }
+        workerFigures = names.map { WorkerFigures(name: $0, startNanoseconds: start) }
+        for (index, threadName) in names.enumerated() {
+            lock.withLock { state.threadStarting() }
             do {
                 try WorkerThread.start(serving: self, index: index, name: threadName)
             } catch {
@@ -135,14 +149,16 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     var statistics: PoolStatistics {
         lock.withLock {
             PoolSnapshot(
-                tally: tally,
-                workerCount: workerTallies.count,
+                startNanoseconds: startNanoseconds,
+                stopNanoseconds: stopNanoseconds,
+                workerCount: workerFigures.count,
                 tasksSubmitted: state.tasksSubmitted,
                 tasksQueued: tasksQueued,
                 // Accepted, not ended, not queued: running, or (for a moment) on its way to the queue.
                 tasksRunning: state.inFlight - tasksQueued,
+                queueWaits: workerFigures.map { $0.queueWait },
                 longestWaiting: longestWaiting(),
-                workers: workerTallies
+                workers: workerFigures.map { $0.tally }
             )
         }.statistics
     }
@@ -235,6 +251,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
 
     /// The body of worker thread number `index`: run queued jobs, wait when there are none, exit on stop.
     func serve(worker index: Int) {
+        let figures = workerFigures[index]
         var maySpin = true
         // The worker's last reading of the clock, at the end of a job or of a wait: it is also when
         // the next job starts, so one reading per job times both the job and the next one's wait.
@@ -248,11 +265,11 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
                     tasksQueued -= 1
                     // A task cancelled while it waited ends at once, without starting.
                     if !submission.future.hasOutcome {
-                        tally.recordStart(submitted: submission.submittedNanoseconds, started: now)
-                        workerTallies[index].tasksStarted += 1
+                        figures.queueWait.record(now.saturatingSubtract(submission.submittedNanoseconds))
+                        figures.tally.tasksStarted += 1
                     }
                 }
-                workerTallies[index].beginStretch(at: now)
+                figures.tally.beginStretch(at: now)
                 lock.unlock()
                 WorkerThread.countJob()
                 item.job.runSynchronously(on: item.executor)
@@ -260,7 +277,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
                 maySpin = true
                 lock.lock()
                 state.workerReturned()
-                workerTallies[index].endStretch(at: now)
+                figures.tally.endStretch(at: now)
             case .spin:
                 lock.unlock()
                 now = spinForWork()
@@ -274,8 +291,8 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
                 maySpin = true
             case .exit(let waiters):
                 now = monotonicNanoseconds()
-                workerTallies[index].exit(at: now)
-                if state.liveThreads == 0 { tally.stopNanoseconds = now }
+                figures.tally.exit(at: now)
+                if state.liveThreads == 0 { stopNanoseconds = now }
                 lock.unlock()
                 for waiter in waiters { waiter.resume() }
                 return
