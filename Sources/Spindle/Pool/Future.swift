@@ -281,9 +281,14 @@ public final class Future<Value: Sendable>: Sendable {
 protocol CancellableIfPending: AnyObject, Sendable {
     @discardableResult
     func cancelIfPending() -> Bool
+
+    /// Whether it has an outcome already, read without taking its lock.
+    var hasOutcome: Bool { get }
 }
 
-extension Future: CancellableIfPending {}
+extension Future: CancellableIfPending {
+    var hasOutcome: Bool { isComplete.load(ordering: .acquiring) }
+}
 
 extension Future: CustomStringConvertible {
     public var description: String { "Future<\(Value.self)>(\(state))" }

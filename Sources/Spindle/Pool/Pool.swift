@@ -45,6 +45,11 @@ public protocol Pool: Sendable {
         options: MapOptions
     ) -> MapResults<J.Output> where Inputs.Element == J.Input
 
+    /// How the pool's work has gone so far: how long tasks waited in its queue before a worker
+    /// started them, which task waits longest now, and how busy each worker is. Readable from any
+    /// thread at any time, while the pool runs and after it has shut down; see ``PoolStatistics``.
+    var statistics: PoolStatistics { get }
+
     /// Stops the pool: with `.graceful` (the default) queued work still runs; `.immediate` cancels
     /// whatever has not started. Returns when the pool's workers are gone, except when called from
     /// the pool's own workers (a job shutting down its pool): then it returns at once, and the

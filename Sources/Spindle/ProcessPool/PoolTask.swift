@@ -15,6 +15,10 @@ class PoolTask: @unchecked Sendable {
     /// if it has a timeout.
     private(set) var deadline: UInt64?
     let timeout: Duration?
+    /// When it was submitted (monotonic nanoseconds), once encoded.
+    let submittedNanoseconds = monotonicNanoseconds()
+    /// Whether a worker has started it, for the statistics.
+    var hasStarted = false
 
     /// The worker it was sent to, while there; its sequence number there.
     var worker: WorkerProcess?
@@ -41,6 +45,9 @@ class PoolTask: @unchecked Sendable {
 
     /// The job's type, readable, for error messages.
     var jobName: String { fatalError("abstract") }
+
+    /// The job's type and the task's size, for the statistics.
+    var label: TaskLabel { fatalError("abstract") }
 
     /// Whether the future is complete (finished, failed, cancelled or timed out).
     var isDone: Bool { fatalError("abstract") }
@@ -106,6 +113,8 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
     }
 
     override var jobName: String { String(reflecting: J.self) }
+
+    override var label: TaskLabel { TaskLabel(job: J.self, items: items) }
 
     override var isDone: Bool { future.isDone }
 

@@ -188,6 +188,16 @@ public final class ProcessPool: Pool {
         core.start(job, encoded: encoded, inputs, timeout: taskTimeout) { .success($0) }
     }
 
+    /// How long tasks have waited for a worker, which task waits longest now, and how busy each
+    /// worker process is; see ``PoolStatistics``. Readable from any thread, at any time, also after
+    /// shutdown.
+    ///
+    /// A worker holds up to a few tasks at a time and runs them in turn: a task starts, in the
+    /// pool's eyes, when it becomes the first its worker holds and the worker has started up. A
+    /// worker that died while running a task was busy until its death; the task, if it runs again,
+    /// keeps the queue wait of its first start.
+    public var statistics: PoolStatistics { core.statistics }
+
     /// Stops the pool and waits until every worker process has exited; see ``Pool/shutdown(_:)``.
     public func shutdown(_ mode: ShutdownMode) async {
         await core.shutdown(mode)

@@ -78,6 +78,11 @@ final class ProcessPoolCore: @unchecked Sendable {
     /// When the supervisor will next wake by itself; a sooner deadline must wake it.
     private var plannedWakeup = UInt64.max
     private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// The figures behind ``statistics``; each live worker keeps its own in ``WorkerProcess/tally``.
+    private var tally = PoolTally()
+    private var tasksSubmitted = 0
+    /// The figures of the workers that exited, the latest first; at most as many as the pool has workers.
+    private var exitedWorkers: [WorkerTally] = []
 
     /// Starts the supervisor thread and the worker processes.
     ///
@@ -142,6 +147,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             if let brokenError { return brokenError }
             guard case .running = phase else { return SpindleError.shutDown() }
             pending.append(task)
+            tasksSubmitted += 1
             dispatch()
             return nil
         }
@@ -202,6 +208,45 @@ final class ProcessPoolCore: @unchecked Sendable {
             }
             if stopped { continuation.resume() }
         }
+    }
+
+    // MARK: Statistics
+
+    /// The figures of ``ProcessPool/statistics``.
+    var statistics: PoolStatistics {
+        lock.withLock {
+            // A worker runs the first task it holds once it has started up; the others wait behind
+            // it, as do the pending.
+            var queued = pending.count
+            var running = 0
+            var longest = firstWaiting(in: pending)
+            for worker in workers where !worker.inFlight.isEmpty {
+                let runs = worker.tally.runningSince != nil
+                if runs { running += 1 }
+                queued += worker.inFlight.count - (runs ? 1 : 0)
+                if let waiting = firstWaiting(in: worker.inFlight.dropFirst(runs ? 1 : 0)),
+                    longest.map({ waiting.submittedNanoseconds < $0.submittedNanoseconds }) ?? true
+                {
+                    longest = waiting
+                }
+            }
+            return PoolSnapshot(
+                startNanoseconds: tally.startNanoseconds,
+                stopNanoseconds: tally.stopNanoseconds,
+                workerCount: configuration.workers,
+                tasksSubmitted: tasksSubmitted,
+                tasksQueued: queued,
+                tasksRunning: running,
+                queueWaits: [tally.queueWait],
+                longestWaiting: longest.map { ($0.label, $0.submittedNanoseconds) },
+                workers: workers.map { $0.tally } + exitedWorkers
+            )
+        }.statistics
+    }
+
+    /// The first task of `tasks`, a line in order of submission, whose future is still pending.
+    private func firstWaiting(in tasks: some Sequence<PoolTask>) -> PoolTask? {
+        tasks.first { !$0.isDone }
     }
 
     /// Wakes the supervisor from its poll (lock held).
@@ -471,6 +516,7 @@ final class ProcessPoolCore: @unchecked Sendable {
         let (waiters, leftovers, survivors): ([UnsafeContinuation<Void, Never>], [PoolTask], [WorkerProcess]) =
             lock.withLock {
                 phase = .stopped
+                tally.stopNanoseconds = monotonicNanoseconds()
                 closeDescriptor(wakeDescriptor)
                 defer {
                     stopWaiters = []
@@ -546,6 +592,8 @@ final class ProcessPoolCore: @unchecked Sendable {
                         worker.isReady = true
                         everReady = true
                         consecutiveStartFailures = 0
+                        // A task sent while the worker was starting starts only now.
+                        if let first = worker.inFlight.first { noteStart(of: first, on: worker) }
                     }
                 case .setupFailed:
                     let message = try SetupFailedMessage(decoding: payload)
@@ -586,6 +634,8 @@ final class ProcessPoolCore: @unchecked Sendable {
             task.worker = nil
             // Its frame and inputs only serve to send it again after a crash, which can no longer happen.
             task.releasePayload()
+            // The task it was running is back: its busy stretch ends; the next task starts one.
+            if index == 0 { worker.tally.endStretch(at: monotonicNanoseconds()) }
             if let busyNanoseconds {
                 let sample = Double(busyNanoseconds)
                 averageTaskNanoseconds =
@@ -655,6 +705,7 @@ final class ProcessPoolCore: @unchecked Sendable {
     /// Called with `lock` held.
     private func start(_ task: PoolTask) {
         task.markRunning()
+        if let worker = task.worker, worker.isReady { noteStart(of: task, on: worker) }
         guard let deadline = task.startClock() else { return }
         // Finished tasks stay in the heap until their deadline; with long timeouts on a big map
         // they would pile up, so the heap is rebuilt without them each time it doubles.
@@ -666,6 +717,20 @@ final class ProcessPoolCore: @unchecked Sendable {
         if deadline < plannedWakeup { wakeSupervisor() }
     }
 
+    /// Counts `task` as started on `worker`, which has begun to run it (or to skip it, if it was
+    /// cancelled): the end of its queue wait and the start of a busy stretch. Lock held.
+    private func noteStart(of task: PoolTask, on worker: WorkerProcess) {
+        guard worker.tally.runningSince == nil else { return }
+        let now = monotonicNanoseconds()
+        worker.tally.beginStretch(at: now)
+        guard !task.isDone else { return }
+        worker.tally.tasksStarted += 1
+        // A task run again after its worker died waited once, before its first start.
+        guard !task.hasStarted else { return }
+        task.hasStarted = true
+        tally.recordStart(submitted: task.submittedNanoseconds, started: now)
+    }
+
     // MARK: Deaths, deadlines, limits (supervisor thread)
 
     private func handleExit(of worker: WorkerProcess) {
@@ -673,6 +738,9 @@ final class ProcessPoolCore: @unchecked Sendable {
         let termination = ChildProcess.reap(worker.pid)
         let failures: [(PoolTask, any Error)] = lock.withLock {
             workers.removeAll { $0 === worker }
+            worker.tally.exit(at: monotonicNanoseconds())
+            exitedWorkers.insert(worker.tally, at: 0)
+            if exitedWorkers.count > configuration.workers { exitedWorkers.removeLast() }
             var failures: [(PoolTask, any Error)] = []
             let (running, item) = worker.page.running
             // A worker that started a task got past its handshake, even if its "ready" was lost.

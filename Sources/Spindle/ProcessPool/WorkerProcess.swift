@@ -36,6 +36,8 @@ final class WorkerProcess: @unchecked Sendable {
     var outputDescriptors: [Int32]
     let page: SharedPage
     let spawnedAt = monotonicNanoseconds()
+    /// Its figures for the pool's statistics.
+    var tally: WorkerTally
 
     /// Frames received, not yet handled (supervisor thread only).
     let inbox = FrameReader()
@@ -69,6 +71,7 @@ final class WorkerProcess: @unchecked Sendable {
         self.exitDescriptor = exitDescriptor
         outputDescriptors = outputs
         self.page = page
+        tally = WorkerTally(name: "worker \(id), pid \(pid)", processID: pid, startNanoseconds: spawnedAt)
     }
 
     deinit {

@@ -56,7 +56,7 @@ public final class ThreadPool: Pool, TaskExecutor {
     /// Runs `job` on `input` on a worker thread; see ``Pool/submit(_:_:timeout:)``. A timeout fails the
     /// future and cancels the job cooperatively: a thread cannot be killed.
     public func submit<J: Job>(_ job: J, _ input: J.Input, timeout: Duration?) -> Future<J.Output> {
-        core.start(timeout: timeout) { try await job.run(input) }
+        core.start(timeout: timeout, label: TaskLabel(job: J.self)) { try await job.run(input) }
     }
 
     /// Runs `job` over every input on the pool's threads; see ``Pool/map(_:_:options:)``.
@@ -66,8 +66,15 @@ public final class ThreadPool: Pool, TaskExecutor {
         _ inputs: Inputs,
         options: MapOptions
     ) -> MapResults<J.Output> where Inputs.Element == J.Input {
-        map(inputs, options: options) { try await job.run($0) }
+        map(inputs, options: options, job: J.self) { try await job.run($0) }
     }
+
+    /// How long tasks have waited for a thread, which task waits longest now, and how busy each
+    /// thread is; see ``PoolStatistics``. Readable from any thread, at any time, also after shutdown.
+    ///
+    /// A task starts when a thread takes its first job off the queue; a task that suspends (in an
+    /// `await`) keeps counting as running, but leaves its thread idle until it resumes.
+    public var statistics: PoolStatistics { core.statistics }
 
     /// Stops the pool and waits for its threads to exit; see ``Pool/shutdown(_:)``.
     public func shutdown(_ mode: ShutdownMode) async {
@@ -87,7 +94,7 @@ public final class ThreadPool: Pool, TaskExecutor {
         timeout: Duration? = nil,
         _ body: @escaping @Sendable () async throws -> T
     ) -> Future<T> {
-        core.start(timeout: timeout, body)
+        core.start(timeout: timeout, label: TaskLabel(closureReturning: T.self), body)
     }
 
     /// Runs `body` over every input and streams the outputs: Python's `executor.map(fn, iterable)`.
@@ -119,10 +126,24 @@ public final class ThreadPool: Pool, TaskExecutor {
         options: MapOptions,
         _ body: @escaping @Sendable (Inputs.Element) async throws -> T
     ) -> MapResults<T> where Inputs.Element: Sendable {
+        map(inputs, options: options, job: nil, body)
+    }
+
+    /// The map behind the others; `job` names the tasks in the statistics (`nil` for a closure).
+    @inlinable
+    func map<Inputs: Sequence, T: Sendable>(
+        _ inputs: Inputs,
+        options: MapOptions,
+        job: Any.Type?,
+        _ body: @escaping @Sendable (Inputs.Element) async throws -> T
+    ) -> MapResults<T> where Inputs.Element: Sendable {
         // The sequence holds the pool itself, not just its core: a pool that is only referenced by
         // a map still being consumed must not shut down under it.
         MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
-            self.core.start(timeout: timeout) { await ChunkOutcome.run(chunk, body) }
+            let label =
+                job.map { TaskLabel(job: $0, items: chunk.count) }
+                ?? TaskLabel(closureReturning: T.self, items: chunk.count)
+            return self.core.start(timeout: timeout, label: label) { await ChunkOutcome.run(chunk, body) }
         }
     }
 

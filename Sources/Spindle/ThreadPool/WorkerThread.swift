@@ -22,16 +22,41 @@ enum WorkerThread {
         return key
     }()
 
-    /// Starts one detached thread that runs `core.serve()` until the pool stops.
+    /// The thread-specific slot through which ``ThreadPoolCore/start(timeout:label:_:)`` hands the
+    /// task it is creating to the `push` that queues the task's first job, on the same thread.
+    private static let submissionKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let err = pthread_key_create(&key, nil)
+        precondition(err == 0, "pthread_key_create failed: \(err)")
+        return key
+    }()
+
+    /// Starts one detached thread that runs `core.serve(worker: index)` until the pool stops.
     ///
     /// - Throws: ``SpindleError/Code/systemError`` when the system refuses another thread.
-    static func start(serving core: ThreadPoolCore, name: String) throws(SpindleError) {
+    static func start(serving core: ThreadPoolCore, index: Int, name: String) throws(SpindleError) {
         let key = poolKey
         try startDetachedThread(name: name) {
             pthread_setspecific(key, Unmanaged.passUnretained(core).toOpaque())
-            core.serve()
+            core.serve(worker: index)
             pthread_setspecific(key, nil)
         }
+    }
+
+    /// Runs `body` with `submission` waiting for the first ``takeSubmission()`` on this thread.
+    static func handingOver<R>(_ submission: ThreadPoolCore.Submission, _ body: () -> R) -> R {
+        withUnsafePointer(to: submission) { pointer in
+            pthread_setspecific(submissionKey, pointer)
+            defer { pthread_setspecific(submissionKey, nil) }
+            return body()
+        }
+    }
+
+    /// The submission ``handingOver(_:_:)`` offers on this thread, once; `nil` outside it.
+    static func takeSubmission() -> ThreadPoolCore.Submission? {
+        guard let pointer = pthread_getspecific(submissionKey) else { return nil }
+        pthread_setspecific(submissionKey, nil)
+        return pointer.assumingMemoryBound(to: ThreadPoolCore.Submission.self).pointee
     }
 
     /// "prefix-index", cut to the 15 bytes Linux keeps by shortening the prefix, never the index.

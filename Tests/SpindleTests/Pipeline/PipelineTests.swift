@@ -9,6 +9,7 @@ import Testing
 struct ForwardingPool: Pool {
     let inner: ThreadPool
     var workerCount: Int { inner.workerCount }
+    var statistics: PoolStatistics { inner.statistics }
     func submit<J: Job>(_ job: J, _ input: J.Input, timeout: Duration?) -> Future<J.Output> {
         inner.submit(job, input, timeout: timeout)
     }
