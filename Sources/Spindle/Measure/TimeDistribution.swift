@@ -13,7 +13,7 @@ public struct TimeDistribution: Sendable, Hashable, CustomStringConvertible {
     public var p90: Duration
     /// The 99th percentile.
     public var p99: Duration
-    /// The longest.
+    /// The longest, exactly.
     public var max: Duration
 
     /// No durations at all.
@@ -40,6 +40,8 @@ public struct TimeDistribution: Sendable, Hashable, CustomStringConvertible {
 struct DurationHistogram: Sendable {
     private var histogram: Histogram<UInt32>
     private var totalNanoseconds: UInt64 = 0
+    /// Exact, where the histogram's own maximum is the top of a bucket (up to 1 % above).
+    private var maxNanoseconds: UInt64 = 0
 
     init() {
         // Up to a second to begin with (about 11 KB); it grows when a longer duration comes.
@@ -52,16 +54,18 @@ struct DurationHistogram: Sendable {
     mutating func record(_ nanoseconds: UInt64) {
         _ = histogram.record(nanoseconds)
         totalNanoseconds &+= nanoseconds
+        maxNanoseconds = Swift.max(maxNanoseconds, nanoseconds)
     }
 
     mutating func add(_ other: DurationHistogram) {
         histogram.add(other.histogram)
         totalNanoseconds &+= other.totalNanoseconds
+        maxNanoseconds = Swift.max(maxNanoseconds, other.maxNanoseconds)
     }
 
     /// The duration below which `fraction` (0...1) of those recorded fall.
     func percentile(_ fraction: Double) -> UInt64 {
-        count == 0 ? 0 : Swift.min(histogram.valueAtPercentile(fraction * 100), histogram.max)
+        count == 0 ? 0 : Swift.min(histogram.valueAtPercentile(fraction * 100), maxNanoseconds)
     }
 
     var distribution: TimeDistribution {
@@ -73,7 +77,7 @@ struct DurationHistogram: Sendable {
             p50: duration(percentile(0.5)),
             p90: duration(percentile(0.9)),
             p99: duration(percentile(0.99)),
-            max: duration(histogram.max)
+            max: duration(maxNanoseconds)
         )
     }
 }
