@@ -25,13 +25,6 @@ final class FairMutex: @unchecked Sendable {
         return true
     }
 
-    /// Takers that drew a ticket and have not been served: the holder, if any, and its waiters.
-    var queueLength: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return Int(nextTicket - serving)
-    }
-
     func unlock() {
         condition.lock()
         serving += 1

@@ -209,17 +209,9 @@ final class ThreadSampler {
         )
     }
 
-    /// Why a thread is off its CPU now, or `nil` when it is running or runnable.
+    /// Adds the CPUs thread `tid` may run on to those the command may use.
     private func noteAffinity(of tid: Int32) {
-        var mask = [UInt64](repeating: 0, count: 16)
-        guard spindle_thread_affinity(tid, &mask, Int32(mask.count)) > 0 else { return }
-        for (word, bits) in mask.enumerated() {
-            var rest = bits
-            while rest != 0 {
-                allowedCPUs.insert(word * 64 + rest.trailingZeroBitCount)
-                rest &= rest - 1
-            }
-        }
+        allowedCPUs.formUnion(AvailableCPUs.allowed(forThread: tid))
     }
 }
 

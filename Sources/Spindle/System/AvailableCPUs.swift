@@ -26,8 +26,14 @@ public enum AvailableCPUs {
 
     /// The numbers of the CPUs the calling thread may run on (its affinity mask), lowest first.
     public static func allowedForCallingThread() -> [Int] {
+        allowed(forThread: 0)
+    }
+
+    /// The numbers of the CPUs thread `tid` (0: the calling thread) may run on, lowest first;
+    /// empty when its mask cannot be read.
+    static func allowed(forThread tid: Int32) -> [Int] {
         var mask = [UInt64](repeating: 0, count: 16)
-        guard spindle_thread_affinity(0, &mask, Int32(mask.count)) > 0 else { return [] }
+        guard spindle_thread_affinity(tid, &mask, Int32(mask.count)) > 0 else { return [] }
         return (0..<(mask.count * 64)).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
     }
 

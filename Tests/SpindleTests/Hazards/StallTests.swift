@@ -251,10 +251,3 @@ func missingReportStatus(_ collector: HazardCollector) -> Int32 {
     guard let first = collector.reports.first else { return 2 }
     return 20 + Int32(kinds.firstIndex(of: first.kind) ?? 9)
 }
-
-/// The calling thread's own CPU time, in nanoseconds.
-func threadCPUNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-}
