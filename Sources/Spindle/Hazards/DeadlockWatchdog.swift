@@ -77,10 +77,11 @@ final class DeadlockWatchdog: Sendable {
             let stallThreshold = HazardChecks.stallThreshold
             usleep(UInt32(min(min(threshold, stallThreshold).clampedNanoseconds / 4_000, 1_000_000)))
             guard HazardChecks.isEnabled else { continue }
-            for report in findDeadlocks(olderThan: threshold.clampedNanoseconds) {
+            // One snapshot of the waits for every check of this look.
+            let waits = waits
+            for report in findDeadlocks(in: waits, olderThan: threshold.clampedNanoseconds) {
                 HazardChecks.report(report)
             }
-            let waits = waits
             for report in StarvationWatch.shared.findStarvedThreads(waiting: waits) {
                 HazardChecks.report(report)
             }
@@ -90,15 +91,14 @@ final class DeadlockWatchdog: Sendable {
         }
     }
 
-    /// The cycles of waits in which every wait is older than `threshold` nanoseconds and which the
+    /// The cycles of `waits` in which every wait is older than `threshold` nanoseconds and which the
     /// previous scan saw too, each reported once.
     ///
     /// The waits are a snapshot but the owners are read live, so one scan can stitch together a
     /// cycle that never existed (a waiter that got its lock meanwhile now owns it). A real deadlock
     /// stays put: requiring the same cycle, with the same waits, in two scans a quarter threshold
     /// apart rules such phantoms out.
-    func findDeadlocks(olderThan threshold: UInt64) -> [HazardReport] {
-        let waits = state.withLock { $0.waits }
+    func findDeadlocks(in waits: [Int32: Wait], olderThan threshold: UInt64) -> [HazardReport] {
         let now = monotonicNanoseconds()
         func waited(_ wait: Wait) -> UInt64 { now > wait.since ? now - wait.since : 0 }
         var found: Set<[CycleMember]> = []

@@ -37,6 +37,21 @@ enum LockChecking {
         thread.push(HeldLock(lock: lock, site: site))
     }
 
+    /// Takes an internal lock with the checks: the graph, the mutex (`tryLock`, else `lock`, with
+    /// the wait registered), the holder.
+    static func lock(
+        _ identity: LockIdentity,
+        fileID: String,
+        line: Int,
+        tryLock: () -> Bool,
+        lock: () -> Void
+    ) {
+        let site = CallSite(fileID: fileID, line: line)
+        let thread = willTake(identity, at: site)
+        _ = take(identity, thread: thread, at: site, tryLock: tryLock, lock: lock)
+        didTake(identity, thread: thread, at: site)
+    }
+
     /// Before releasing `lock`.
     static func willRelease(_ lock: LockIdentity) {
         ThreadLocks.current.pop(lock)

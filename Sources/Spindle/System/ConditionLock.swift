@@ -41,16 +41,13 @@ final class ConditionLock: @unchecked Sendable {
 
     func lock(fileID: String = #fileID, line: Int = #line) {
         if let identity, HazardChecks.isEnabled {
-            let site = CallSite(fileID: fileID, line: line)
-            let thread = LockChecking.willTake(identity, at: site)
-            _ = LockChecking.take(
+            LockChecking.lock(
                 identity,
-                thread: thread,
-                at: site,
+                fileID: fileID,
+                line: line,
                 tryLock: { pthread_mutex_trylock(mutex) == 0 },
                 lock: lockRaw
             )
-            LockChecking.didTake(identity, thread: thread, at: site)
             return
         }
         lockRaw()

@@ -37,16 +37,13 @@ struct Locked<Value>: @unchecked Sendable {
     ) throws(E) -> R {
         try storage.withUnsafeMutablePointers { (header, mutex) throws(E) -> R in
             if let identity = header.pointee.identity, HazardChecks.isEnabled {
-                let site = CallSite(fileID: fileID, line: line)
-                let thread = LockChecking.willTake(identity, at: site)
-                _ = LockChecking.take(
+                LockChecking.lock(
                     identity,
-                    thread: thread,
-                    at: site,
+                    fileID: fileID,
+                    line: line,
                     tryLock: { pthread_mutex_trylock(mutex) == 0 },
                     lock: { Self.lock(mutex) }
                 )
-                LockChecking.didTake(identity, thread: thread, at: site)
                 defer {
                     LockChecking.willRelease(identity)
                     Self.unlock(mutex)
