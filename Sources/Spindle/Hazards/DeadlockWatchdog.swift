@@ -141,7 +141,7 @@ final class DeadlockWatchdog: Sendable {
             threads.append(name)
             locks.append(wait.lock.name)
             let holds = (thread?.held ?? []).map { "`\($0.lock.name)` (taken at \($0.site))" }
-            let waited = Duration.nanoseconds(Int64(clamping: now > wait.since ? now - wait.since : 0))
+            let waited = Duration.nanoseconds(now > wait.since ? now - wait.since : 0)
             details.append(
                 "thread \(name) holds \(holds.isEmpty ? "no checked lock" : holds.joined(separator: ", ")) "
                     + "and has waited \(formatFixed(waited.seconds, digits: 2)) s for `\(wait.lock.name)` at \(wait.site)"

@@ -50,7 +50,7 @@ final class StarvationWatch: Sendable {
                 guard record.reportedStarving.insert(thread).inserted else { return nil }
                 let name = record.threads[thread]?.name ?? ThreadLocks.thread(thread)?.name ?? "thread \(thread)"
                 let summary =
-                    "thread \(name) has waited \(TimeDistribution.show(.nanoseconds(Int64(clamping: waited)))) "
+                    "thread \(name) has waited \(TimeDistribution.show(.nanoseconds(waited))) "
                     + "for `\(wait.lock.name)` at \(wait.site), and is waiting still, while other threads took it \(takenMeanwhile) times"
                 return report(summary, lock: wait.lock, record)
             }
@@ -64,7 +64,7 @@ final class StarvationWatch: Sendable {
                 return starved.map { thread, measure in
                     let name = record.threads[thread]?.name ?? "thread \(thread)"
                     func shown(_ waits: DurationHistogram) -> String {
-                        TimeDistribution.show(.nanoseconds(Int64(clamping: measure.value(waits))))
+                        TimeDistribution.show(.nanoseconds(measure.value(waits)))
                     }
                     let others = record.threads.filter { $0.key != thread }.sorted { $0.key < $1.key }
                         .map { "\(shown($0.value.waits)) for \($0.value.name)" }

@@ -70,14 +70,13 @@ struct DurationHistogram: Sendable {
 
     var distribution: TimeDistribution {
         guard count > 0 else { return .empty }
-        func duration(_ nanoseconds: UInt64) -> Duration { .nanoseconds(Int64(clamping: nanoseconds)) }
         return TimeDistribution(
             count: count,
-            total: duration(totalNanoseconds),
-            p50: duration(percentile(0.5)),
-            p90: duration(percentile(0.9)),
-            p99: duration(percentile(0.99)),
-            max: duration(maxNanoseconds)
+            total: .nanoseconds(totalNanoseconds),
+            p50: .nanoseconds(percentile(0.5)),
+            p90: .nanoseconds(percentile(0.9)),
+            p99: .nanoseconds(percentile(0.99)),
+            max: .nanoseconds(maxNanoseconds)
         )
     }
 }

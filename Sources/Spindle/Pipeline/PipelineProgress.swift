@@ -37,7 +37,7 @@ public struct PipelineProgress: Sendable, CustomStringConvertible {
     init(_ run: PipelineRun) {
         let nanoseconds = run.elapsedNanoseconds
         let seconds = max(1e-9, Double(nanoseconds) / 1e9)
-        elapsed = .nanoseconds(Int64(clamping: nanoseconds))
+        elapsed = .nanoseconds(nanoseconds)
         isRunning = run.phase == .running
         itemsRead = run.source.current.itemsOut
         itemsDelivered = run.consumer.current.itemsIn

@@ -80,7 +80,7 @@ public struct PipelineReport: Sendable, CustomStringConvertible {
     public var failures: [PipelineError]
 
     init(_ run: PipelineRun) {
-        let wall = Duration.nanoseconds(Int64(clamping: run.elapsedNanoseconds))
+        let wall = Duration.nanoseconds(run.elapsedNanoseconds)
         switch run.phase {
         case .running: outcome = .running
         case .finished: outcome = .finished
@@ -91,10 +91,10 @@ public struct PipelineReport: Sendable, CustomStringConvertible {
         cpusUsable = run.cpusUsable
         let source = run.source.current
         itemsRead = source.itemsOut
-        sourceWaitingForRoom = .nanoseconds(Int64(clamping: source.waitingForRoomNanoseconds))
+        sourceWaitingForRoom = .nanoseconds(source.waitingForRoomNanoseconds)
         let consumer = run.consumer.current
         itemsDelivered = consumer.itemsIn
-        consumerWaiting = .nanoseconds(Int64(clamping: consumer.waitingForInputNanoseconds))
+        consumerWaiting = .nanoseconds(consumer.waitingForInputNanoseconds)
         failure = run.failure
         failures = run.collectedFailures
         stages = run.stages.map { counters in
@@ -103,7 +103,7 @@ public struct PipelineReport: Sendable, CustomStringConvertible {
             if values.measuredBusyNanoseconds > 0 {
                 // Chunks that were not measured are assumed to use CPU like those that were.
                 let scale = Double(values.busyNanoseconds) / Double(values.measuredBusyNanoseconds)
-                cpu = .nanoseconds(Int64(clamping: UInt64(Double(values.measuredCPUNanoseconds) * scale)))
+                cpu = .nanoseconds(UInt64(Double(values.measuredCPUNanoseconds) * scale))
             }
             return Stage(
                 name: counters.name,
@@ -113,10 +113,10 @@ public struct PipelineReport: Sendable, CustomStringConvertible {
                 itemsOut: values.itemsOut,
                 failures: values.failures,
                 chunks: values.chunks,
-                busy: .nanoseconds(Int64(clamping: values.busyNanoseconds)),
+                busy: .nanoseconds(values.busyNanoseconds),
                 cpu: cpu,
-                waitingForInput: .nanoseconds(Int64(clamping: values.waitingForInputNanoseconds)),
-                waitingForRoom: .nanoseconds(Int64(clamping: values.waitingForRoomNanoseconds)),
+                waitingForInput: .nanoseconds(values.waitingForInputNanoseconds),
+                waitingForRoom: .nanoseconds(values.waitingForRoomNanoseconds),
                 wall: wall
             )
         }

@@ -240,9 +240,9 @@ struct WorkerTally: Sendable {
             name: name,
             processID: processID,
             tasksStarted: tasksStarted,
-            busy: duration(busy),
+            busy: .nanoseconds(busy),
             busyShare: alive == 0 ? 0 : min(1, Double(busy) / Double(alive)),
-            runningFor: current.map(duration),
+            runningFor: current.map { .nanoseconds($0) },
             hasExited: exitNanoseconds != nil
         )
     }
@@ -284,7 +284,7 @@ struct PoolSnapshot {
         for more in queueWaits.dropFirst() { queueWait.add(more) }
         return PoolStatistics(
             workerCount: workerCount,
-            lifetime: duration((stopNanoseconds ?? now).saturatingSubtract(startNanoseconds)),
+            lifetime: .nanoseconds((stopNanoseconds ?? now).saturatingSubtract(startNanoseconds)),
             tasksSubmitted: tasksSubmitted,
             tasksQueued: tasksQueued,
             tasksRunning: tasksRunning,
@@ -294,7 +294,7 @@ struct PoolSnapshot {
                 PoolStatistics.WaitingTask(
                     job: $0.label.name,
                     items: $0.label.items,
-                    waited: duration(now.saturatingSubtract($0.submittedNanoseconds))
+                    waited: .nanoseconds(now.saturatingSubtract($0.submittedNanoseconds))
                 )
             },
             workers: workers.map { $0.statistics(at: now) }
@@ -308,8 +308,4 @@ extension UInt64 {
     func saturatingSubtract(_ other: UInt64) -> UInt64 {
         self > other ? self - other : 0
     }
-}
-
-private func duration(_ nanoseconds: UInt64) -> Duration {
-    .nanoseconds(Int64(clamping: nanoseconds))
 }
