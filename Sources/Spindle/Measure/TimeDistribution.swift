@@ -63,6 +63,13 @@ struct DurationHistogram: Sendable {
         maxNanoseconds = Swift.max(maxNanoseconds, other.maxNanoseconds)
     }
 
+    /// The sum of `histograms`, in storage of its own.
+    static func sum(_ histograms: some Sequence<DurationHistogram>) -> DurationHistogram {
+        var total = DurationHistogram()
+        for histogram in histograms { total.add(histogram) }
+        return total
+    }
+
     /// The duration below which `fraction` (0...1) of those recorded fall.
     func percentile(_ fraction: Double) -> UInt64 {
         count == 0 ? 0 : Swift.min(histogram.valueAtPercentile(fraction * 100), maxNanoseconds)

@@ -135,13 +135,8 @@ public final class Future<Value: Sendable>: Sendable {
         }
     }
 
-    /// Whether the future has an outcome (value, error or cancellation).
-    public var isDone: Bool {
-        switch state {
-        case .pending, .running: false
-        case .succeeded, .failed, .cancelled: true
-        }
-    }
+    /// Whether the future has an outcome (value, error or cancellation). It takes no lock.
+    public var isDone: Bool { isComplete.load(ordering: .acquiring) }
 
     /// Whether the future was cancelled before its job started.
     public var isCancelled: Bool { state == .cancelled }
@@ -283,12 +278,10 @@ protocol CancellableIfPending: AnyObject, Sendable {
     func cancelIfPending() -> Bool
 
     /// Whether it has an outcome already, read without taking its lock.
-    var hasOutcome: Bool { get }
+    var isDone: Bool { get }
 }
 
-extension Future: CancellableIfPending {
-    var hasOutcome: Bool { isComplete.load(ordering: .acquiring) }
-}
+extension Future: CancellableIfPending {}
 
 extension Future: CustomStringConvertible {
     public var description: String { "Future<\(Value.self)>(\(state))" }

@@ -248,43 +248,35 @@ struct WorkerTally: Sendable {
     }
 }
 
-/// The figures a pool keeps under its lock: its life span and the queue waits.
-struct PoolTally: Sendable {
-    /// When the pool started (monotonic nanoseconds).
+/// A pool's life span, kept under its lock (monotonic nanoseconds).
+struct PoolLifetime: Sendable {
+    /// When the pool started.
     let startNanoseconds = monotonicNanoseconds()
     /// When its last worker exited.
     var stopNanoseconds: UInt64?
-    /// Submission → start, one per task started.
-    var queueWait = DurationHistogram()
-
-    /// Counts a task submitted at `submitted` that a worker started at `started`.
-    mutating func recordStart(submitted: UInt64, started: UInt64) {
-        queueWait.record(started.saturatingSubtract(submitted))
-    }
 }
 
 /// A pool's figures copied under its lock, turned into ``PoolStatistics`` once the lock is released
 /// (the percentiles take microseconds to compute).
 struct PoolSnapshot {
     var now = monotonicNanoseconds()
-    var startNanoseconds: UInt64
-    var stopNanoseconds: UInt64?
+    var lifetime: PoolLifetime
     var workerCount: Int
     var tasksSubmitted: Int
     var tasksQueued: Int
     var tasksRunning: Int
-    /// The queue waits, in one histogram or in several (one per worker) that add up.
-    var queueWaits: [DurationHistogram]
+    /// The queue waits, in a histogram of the snapshot's own (``DurationHistogram/sum(_:)``): a
+    /// copy that shared the pool's storage would make the pool's next record copy all of it, with
+    /// the lock held.
+    var queueWait: DurationHistogram
     /// The longest-waiting queued task's label and submission time.
     var longestWaiting: (label: TaskLabel, submittedNanoseconds: UInt64)?
     var workers: [WorkerTally]
 
     var statistics: PoolStatistics {
-        var queueWait = queueWaits.first ?? DurationHistogram()
-        for more in queueWaits.dropFirst() { queueWait.add(more) }
-        return PoolStatistics(
+        PoolStatistics(
             workerCount: workerCount,
-            lifetime: .nanoseconds((stopNanoseconds ?? now).saturatingSubtract(startNanoseconds)),
+            lifetime: .nanoseconds((lifetime.stopNanoseconds ?? now).saturatingSubtract(lifetime.startNanoseconds)),
             tasksSubmitted: tasksSubmitted,
             tasksQueued: tasksQueued,
             tasksRunning: tasksRunning,

@@ -33,21 +33,21 @@ class PoolTask: @unchecked Sendable {
         self.timeout = timeout
     }
 
-    /// Starts the timeout's clock, the first time the task starts running; returns the new
-    /// deadline, or `nil` when there is no timeout or the clock already runs.
-    func startClock() -> UInt64? {
+    /// Starts the timeout's clock at `now`, the first time the task starts running; returns the
+    /// new deadline, or `nil` when there is no timeout or the clock already runs.
+    func startClock(at now: UInt64) -> UInt64? {
         guard let timeout, deadline == nil else { return nil }
-        deadline = monotonicNanoseconds() &+ timeout.clampedNanoseconds
+        deadline = now &+ timeout.clampedNanoseconds
         return deadline
     }
 
     // MARK: Typed operations
 
-    /// The job's type, readable, for error messages.
-    var jobName: String { fatalError("abstract") }
-
     /// The job's type and the task's size, for the statistics.
     var label: TaskLabel { fatalError("abstract") }
+
+    /// The job's type, readable, for error messages.
+    var jobName: String { label.name }
 
     /// Whether the future is complete (finished, failed, cancelled or timed out).
     var isDone: Bool { fatalError("abstract") }
@@ -111,8 +111,6 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
         if let encodedJob { encoded = encodedJob } else { encoded = try EncodedJob(job) }
         super.init(frame: try encoded.frame(for: inputs), items: inputs.count, timeout: timeout)
     }
-
-    override var jobName: String { String(reflecting: J.self) }
 
     override var label: TaskLabel { TaskLabel(job: J.self, items: items) }
 

@@ -79,7 +79,9 @@ final class ProcessPoolCore: @unchecked Sendable {
     private var plannedWakeup = UInt64.max
     private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
     /// The figures behind ``statistics``; each live worker keeps its own in ``WorkerProcess/tally``.
-    private var tally = PoolTally()
+    private var lifetime = PoolLifetime()
+    /// Submission → start, one per task started.
+    private var queueWait = DurationHistogram()
     private var tasksSubmitted = 0
     /// The figures of the workers that exited, the latest first; at most as many as the pool has workers.
     private var exitedWorkers: [WorkerTally] = []
@@ -231,13 +233,12 @@ final class ProcessPoolCore: @unchecked Sendable {
                 }
             }
             return PoolSnapshot(
-                startNanoseconds: tally.startNanoseconds,
-                stopNanoseconds: tally.stopNanoseconds,
+                lifetime: lifetime,
                 workerCount: configuration.workers,
                 tasksSubmitted: tasksSubmitted,
                 tasksQueued: queued,
                 tasksRunning: running,
-                queueWaits: [tally.queueWait],
+                queueWait: .sum(CollectionOfOne(queueWait)),
                 longestWaiting: longest.map { ($0.label, $0.submittedNanoseconds) },
                 workers: workers.map { $0.tally } + exitedWorkers
             )
@@ -291,7 +292,7 @@ final class ProcessPoolCore: @unchecked Sendable {
             let sendNow = worker.inFlight.count < 2
             worker.enqueue(task)
             worker.page.pollsForNextTask = tasksInWorkers <= 1
-            if worker.inFlight.count == 1 { start(task) }
+            if worker.inFlight.count == 1 { start(task, at: monotonicNanoseconds()) }
             if let limit = configuration.maxJobsPerWorker, worker.itemsAssigned >= limit { worker.isRetiring = true }
             if sendNow && !touched.contains(where: { $0 === worker }) { touched.append(worker) }
         }
@@ -516,7 +517,7 @@ final class ProcessPoolCore: @unchecked Sendable {
         let (waiters, leftovers, survivors): ([UnsafeContinuation<Void, Never>], [PoolTask], [WorkerProcess]) =
             lock.withLock {
                 phase = .stopped
-                tally.stopNanoseconds = monotonicNanoseconds()
+                lifetime.stopNanoseconds = monotonicNanoseconds()
                 closeDescriptor(wakeDescriptor)
                 defer {
                     stopWaiters = []
@@ -593,7 +594,9 @@ final class ProcessPoolCore: @unchecked Sendable {
                         everReady = true
                         consecutiveStartFailures = 0
                         // A task sent while the worker was starting starts only now.
-                        if let first = worker.inFlight.first { noteStart(of: first, on: worker) }
+                        if let first = worker.inFlight.first {
+                            noteStart(of: first, on: worker, at: monotonicNanoseconds())
+                        }
                     }
                 case .setupFailed:
                     let message = try SetupFailedMessage(decoding: payload)
@@ -635,13 +638,14 @@ final class ProcessPoolCore: @unchecked Sendable {
             // Its frame and inputs only serve to send it again after a crash, which can no longer happen.
             task.releasePayload()
             // The task it was running is back: its busy stretch ends; the next task starts one.
-            if index == 0 { worker.tally.endStretch(at: monotonicNanoseconds()) }
+            let now = monotonicNanoseconds()
+            if index == 0 { worker.tally.endStretch(at: now) }
             if let busyNanoseconds {
                 let sample = Double(busyNanoseconds)
                 averageTaskNanoseconds =
                     averageTaskNanoseconds == 0 ? sample : 0.8 * averageTaskNanoseconds + 0.2 * sample
             }
-            if let next = worker.inFlight.first { start(next) }
+            if let next = worker.inFlight.first { start(next, at: now) }
             dispatch()
             closeIdleWorkers()
             return task
@@ -702,11 +706,11 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     /// Marks a task running, now that it is first in its worker's line, and starts its timeout's
     /// clock: a timeout counts from the start of the job, never from time spent queued.
-    /// Called with `lock` held.
-    private func start(_ task: PoolTask) {
+    /// Called with `lock` held; `now` is the time.
+    private func start(_ task: PoolTask, at now: UInt64) {
         task.markRunning()
-        if let worker = task.worker, worker.isReady { noteStart(of: task, on: worker) }
-        guard let deadline = task.startClock() else { return }
+        if let worker = task.worker, worker.isReady { noteStart(of: task, on: worker, at: now) }
+        guard let deadline = task.startClock(at: now) else { return }
         // Finished tasks stay in the heap until their deadline; with long timeouts on a big map
         // they would pile up, so the heap is rebuilt without them each time it doubles.
         if deadlines.count >= deadlinesAfterCompaction * 2 {
@@ -718,17 +722,16 @@ final class ProcessPoolCore: @unchecked Sendable {
     }
 
     /// Counts `task` as started on `worker`, which has begun to run it (or to skip it, if it was
-    /// cancelled): the end of its queue wait and the start of a busy stretch. Lock held.
-    private func noteStart(of task: PoolTask, on worker: WorkerProcess) {
+    /// cancelled) at `now`: the end of its queue wait and the start of a busy stretch. Lock held.
+    private func noteStart(of task: PoolTask, on worker: WorkerProcess, at now: UInt64) {
         guard worker.tally.runningSince == nil else { return }
-        let now = monotonicNanoseconds()
         worker.tally.beginStretch(at: now)
         guard !task.isDone else { return }
         worker.tally.tasksStarted += 1
         // A task run again after its worker died waited once, before its first start.
         guard !task.hasStarted else { return }
         task.hasStarted = true
-        tally.recordStart(submitted: task.submittedNanoseconds, started: now)
+        queueWait.record(now.saturatingSubtract(task.submittedNanoseconds))
     }
 
     // MARK: Deaths, deadlines, limits (supervisor thread)

@@ -41,9 +41,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     /// The futures of tasks submitted and not yet finished, so that an immediate shutdown can
     /// cancel those that have not started at once, rather than when a worker reaches them.
     private var unfinished: [ObjectIdentifier: any CancellableIfPending] = [:]
-    /// When the pool started, and when its last thread exited (monotonic nanoseconds).
-    private let startNanoseconds: UInt64
-    private var stopNanoseconds: UInt64?
+    private var lifetime = PoolLifetime()
     /// Each thread's figures for ``statistics``, in the order the threads started.
     private let workerFigures: [WorkerFigures]
 
@@ -67,10 +65,8 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
         // Poll only while a CPU is left over for the thread that submits: on 2 CPUs, one worker
         // polls while none runs. More pollers would take the CPU the busy threads need.
         state = ThreadPoolState(spinningBudget: max(1, cpus - 1))
-        let start = monotonicNanoseconds()
-        startNanoseconds = start
         let names = (0..<workers).map { WorkerThread.name(prefix: name, index: $0) }
-        workerFigures = names.map { WorkerFigures(name: $0, startNanoseconds: start) }
+        workerFigures = names.map { [lifetime] in WorkerFigures(name: $0, startNanoseconds: lifetime.startNanoseconds) }
         for (index, threadName) in names.enumerated() {
             lock.withLock { state.threadStarting() }
             do {
@@ -149,14 +145,13 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     var statistics: PoolStatistics {
         lock.withLock {
             PoolSnapshot(
-                startNanoseconds: startNanoseconds,
-                stopNanoseconds: stopNanoseconds,
+                lifetime: lifetime,
                 workerCount: workerFigures.count,
                 tasksSubmitted: state.tasksSubmitted,
                 tasksQueued: tasksQueued,
                 // Accepted, not ended, not queued: running, or (for a moment) on its way to the queue.
                 tasksRunning: state.inFlight - tasksQueued,
-                queueWaits: workerFigures.map { $0.queueWait },
+                queueWait: .sum(workerFigures.lazy.map(\.queueWait)),
                 longestWaiting: longestWaiting(),
                 workers: workerFigures.map { $0.tally }
             )
@@ -167,7 +162,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
     private func longestWaiting() -> (label: TaskLabel, submittedNanoseconds: UInt64)? {
         // The queue is in order of submission; cancelled tasks wait in it until a worker drops them.
         for item in state.queue {
-            guard let submission = item.submission, !submission.future.hasOutcome else { continue }
+            guard let submission = item.submission, !submission.future.isDone else { continue }
             return (submission.label, submission.submittedNanoseconds)
         }
         return nil
@@ -264,7 +259,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
                 if let submission = item.submission {
                     tasksQueued -= 1
                     // A task cancelled while it waited ends at once, without starting.
-                    if !submission.future.hasOutcome {
+                    if !submission.future.isDone {
                         figures.queueWait.record(now.saturatingSubtract(submission.submittedNanoseconds))
                         figures.tally.tasksStarted += 1
                     }
@@ -292,7 +287,7 @@ final class ThreadPoolCore: TaskExecutor, @unchecked Sendable {
             case .exit(let waiters):
                 now = monotonicNanoseconds()
                 figures.tally.exit(at: now)
-                if state.liveThreads == 0 { stopNanoseconds = now }
+                if state.liveThreads == 0 { lifetime.stopNanoseconds = now }
                 lock.unlock()
                 for waiter in waiters { waiter.resume() }
                 return
