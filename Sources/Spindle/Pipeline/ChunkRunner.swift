@@ -16,9 +16,9 @@ struct ChunkRunner<Input: Sendable, Output: Sendable>: Sendable {
     let mode: Mode
     /// The pool, as the report names it.
     let pool: StagePool
-    /// The most items a chunk may hold: 1 where the pool times each task out, so that the timeout
-    /// applies to each item, as it does in `map`, and a late item is the one that fails.
-    var maximumChunkSize = Int.max
+    /// How chunks are sized: `.fixed(1)` where the pool times each task out, so that the timeout
+    /// applies to each item, as `map` has it, and a late item is the one that fails.
+    var chunking = MapOptions.Chunking.automatic
 
     /// How many chunks a stage keeps in flight unless told: one per thread when the stage's loops
     /// run the chunks on the threads themselves; two per worker otherwise, so that the next chunk
@@ -63,20 +63,11 @@ struct ChunkRunner<Input: Sendable, Output: Sendable>: Sendable {
         if let processes = pool as? ProcessPool {
             // Encoded once for every chunk; if it cannot be, each chunk reports why.
             let encoded = try? EncodedJob(job)
-            var runner = ChunkRunner(
-                run: { processes.runChunk(job, encoded: encoded, $0) },
-                pool: StagePool(kind: .processes, workers: processes.workerCount)
-            )
-            if processes.taskTimeout != nil { runner.maximumChunkSize = 1 }
+            var runner = ChunkRunner(run: { processes.runChunk(job, encoded: encoded, $0) }, pool: StagePool(processes))
+            if processes.taskTimeout != nil { runner.chunking = .fixed(1) }
             return runner
         }
         return ChunkRunner(run: { inputs in mapAsOneChunk(job, inputs, on: pool) }, pool: StagePool(pool))
-    }
-
-    /// Runs `body` on the threads of `pool`.
-    static func closure(_ body: @escaping @Sendable (Input) async throws -> Output, on pool: ThreadPool) -> ChunkRunner
-    {
-        ChunkRunner(inline: body, on: pool)
     }
 
     /// A chunk as a `map` of one chunk, for pools that offer nothing else.

@@ -78,7 +78,13 @@ extension Pipeline {
         buffer: Int? = nil,
         _ body: @escaping @Sendable (Output) async throws -> Next
     ) -> Pipeline<Next> {
-        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer, emit: ItemBatch.each)
+        adding(
+            ChunkRunner(inline: body, on: pool),
+            name: name,
+            concurrency: concurrency,
+            buffer: buffer,
+            emit: ItemBatch.each
+        )
     }
 
     /// Adds a stage that runs `body` on each item on the threads of `pool`, and passes on only the
@@ -90,7 +96,13 @@ extension Pipeline {
         buffer: Int? = nil,
         _ body: @escaping @Sendable (Output) async throws -> Next?
     ) -> Pipeline<Next> {
-        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer, emit: ItemBatch.nonNil)
+        adding(
+            ChunkRunner(inline: body, on: pool),
+            name: name,
+            concurrency: concurrency,
+            buffer: buffer,
+            emit: ItemBatch.nonNil
+        )
     }
 
     /// Adds a stage that runs `body` on each item on the threads of `pool`, and passes on every
@@ -102,7 +114,13 @@ extension Pipeline {
         buffer: Int? = nil,
         _ body: @escaping @Sendable (Output) async throws -> Elements
     ) -> Pipeline<Elements.Element> where Elements.Element: Sendable {
-        adding(.closure(body, on: pool), name: name, concurrency: concurrency, buffer: buffer, emit: ItemBatch.elements)
+        adding(
+            ChunkRunner(inline: body, on: pool),
+            name: name,
+            concurrency: concurrency,
+            buffer: buffer,
+            emit: ItemBatch.elements
+        )
     }
 
     /// The pipeline with one more stage, which runs chunks with `runner` and turns each output into

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One run of a pipeline: its tasks, its buffers, its counters and how it ended.
 ///
 /// A run starts when iteration starts. The source and every stage loop run as tasks of their own;
@@ -30,6 +32,9 @@ final class PipelineRun: Sendable {
     /// The consumer's counters: items taken (in) and waiting for items.
     let consumer = StageCounters(name: "consumer", pool: nil, concurrency: 1, input: nil)
     private let state = Locked(State())
+    /// Whether `phase` has left `.running`, readable without the run's lock, which every loop of
+    /// every stage would otherwise take for each chunk to ask.
+    private let stopped = Atomic(false)
 
     init(options: PipelineOptions, sourceName: String) {
         self.options = options
@@ -40,7 +45,7 @@ final class PipelineRun: Sendable {
     var failure: PipelineError? { state.withLock { $0.failure } }
     var collectedFailures: [PipelineError] { state.withLock { $0.collected } }
     var stages: [StageCounters] { state.withLock { $0.stages } }
-    var isStopping: Bool { phase != .running }
+    var isStopping: Bool { stopped.load(ordering: .acquiring) }
 
     /// Nanoseconds from start to end, or to now while running.
     var elapsedNanoseconds: UInt64 {
@@ -100,6 +105,7 @@ final class PipelineRun: Sendable {
         let (tasks, cancellers) = state.withLock { state -> ([Task<Void, Never>], [@Sendable () -> Void]) in
             guard state.phase == .running else { return ([], []) }
             state.phase = phase
+            stopped.store(true, ordering: .releasing)
             state.endNanoseconds = monotonicNanoseconds()
             return (state.tasks, state.cancellers)
         }
@@ -117,6 +123,7 @@ final class PipelineRun: Sendable {
                 guard state.tasks.count == tasks.count else { return false }
                 if state.phase == .running {
                     state.phase = .finished
+                    stopped.store(true, ordering: .releasing)
                     state.endNanoseconds = monotonicNanoseconds()
                 }
                 return true

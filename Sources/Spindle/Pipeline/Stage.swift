@@ -25,8 +25,8 @@ struct Stage<Input: Sendable, Raw: Sendable, Output: Sendable>: Sendable {
             output.cancel()
             turns.cancel()
         }
-        let sizer = Locked(ChunkSizer(.automatic))
-        let chunkLimit = min(runner.maximumChunkSize, max(1, input.capacity / concurrency))
+        let sizer = Locked(ChunkSizer(runner.chunking))
+        let chunkLimit = max(1, input.capacity / concurrency)
         var executor: ThreadPool?
         if case .inline(_, let threads) = runner.mode { executor = threads }
         for _ in 0..<concurrency {

@@ -137,6 +137,24 @@ extension TaskSchedStat {
     }
 }
 
+/// The peak resident memory of this process so far (`VmHWM` in `/proc/self/status`), in bytes;
+/// 0 when it cannot be read.
+package func peakResidentBytes() -> Int {
+    var reader = ProcReader()
+    guard let status = reader.read("/proc/self/status") else { return 0 }
+    let line = status.split(separator: UInt8(ascii: "\n")).first { $0.starts(with: "VmHWM:".utf8) }
+    return line.flatMap { parseDecimal($0.filter { $0 >= 48 && $0 <= 57 }) }.map { Int($0) * 1024 } ?? 0
+}
+
+/// Starts the kernel's count of peak resident memory afresh, from the current resident size
+/// (writes 5 to `/proc/self/clear_refs`).
+package func resetPeakResident() {
+    let fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = write(fd, "5", 1)
+    close(fd)
+}
+
 /// `/proc/PID/io`: bytes that reached the storage layer, and bytes passed to read/write calls.
 struct ProcessIO: Equatable {
     var readBytes: UInt64 = 0

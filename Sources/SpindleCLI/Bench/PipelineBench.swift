@@ -71,16 +71,4 @@ struct PipelineBench {
             ["", "items/s", Verdict.format(Double(longItems) / longSeconds / 1e6) + " M", "", ""],
         ]
     }
-
-    /// Starts the kernel's count of peak resident memory afresh (Linux's `clear_refs`).
-    private func resetPeakResident() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    /// The peak resident memory so far (`VmHWM`), in bytes.
-    private func peakResidentBytes() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
-        return (Int(line.filter(\.isNumber)) ?? 0) * 1024
-    }
 }

@@ -3,28 +3,6 @@ import PoolConformance
 import Spindle
 import Testing
 
-/// The peak resident memory of this process (VmHWM), in bytes.
-func peakResidentBytes() -> Int {
-    guard let file = fopen("/proc/self/status", "r") else { return 0 }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, Int32(line.count), file) != nil {
-        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if text.hasPrefix("VmHWM:") {
-            return (Int(text.dropFirst(6).filter(\.isNumber)) ?? 0) * 1024
-        }
-    }
-    return 0
-}
-
-/// Starts counting the peak resident memory afresh from the current resident size.
-func resetPeakResident() {
-    let fd = open("/proc/self/clear_refs", O_WRONLY)
-    guard fd >= 0 else { return }
-    _ = write(fd, "5", 1)
-    close(fd)
-}
-
 /// Whole-process behaviour of pipelines, each in a child process of its own, so that memory,
 /// threads, descriptors and child processes can be counted without other tests in the way.
 @Suite(.timeLimit(.minutes(5)))

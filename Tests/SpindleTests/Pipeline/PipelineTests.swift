@@ -277,31 +277,22 @@ struct PipelineTests {
         await threads.shutdown()
     }
 
-    @Test func aFailingAsyncSourceIsReportedAsTheSource() async throws {
+    /// A source that throws stops the pipeline even when failures are collected: without its
+    /// items, nothing is left to carry on with.
+    @Test(arguments: [PipelineOptions.FailureHandling.stop, .collect])
+    func aFailingAsyncSourceIsReportedAsTheSourceAndStopsThePipeline(_ onFailure: PipelineOptions.FailureHandling)
+        async throws
+    {
         struct Broken: Error {}
         let threads = try ThreadPool(workers: 1)
         let stream = AsyncThrowingStream<Int, any Error> { continuation in
             continuation.yield(1)
             continuation.finish(throwing: Broken())
         }
-        let error = await #expect(throws: PipelineError.self) {
-            try await Pipeline(stream).stage(on: threads) { $0 }.collect()
-        }
+        let pipeline = Pipeline(stream, options: PipelineOptions(onFailure: onFailure)).stage(on: threads) { $0 }
+        let error = await #expect(throws: PipelineError.self) { try await pipeline.collect() }
         #expect(error?.stage == "source" && error?.stageNumber == 0 && error?.item == 1)
         #expect(error?.underlying is Broken)
-        await threads.shutdown()
-    }
-
-    @Test func aBrokenSourceStopsThePipelineEvenWhenFailuresAreCollected() async throws {
-        struct Broken: Error {}
-        let threads = try ThreadPool(workers: 1)
-        let stream = AsyncThrowingStream<Int, any Error> { continuation in
-            continuation.yield(1)
-            continuation.finish(throwing: Broken())
-        }
-        let pipeline = Pipeline(stream, options: PipelineOptions(onFailure: .collect)).stage(on: threads) { $0 }
-        let error = await #expect(throws: PipelineError.self) { try await pipeline.collect() }
-        #expect(error?.stage == "source" && error?.underlying is Broken)
         await threads.shutdown()
     }
 
