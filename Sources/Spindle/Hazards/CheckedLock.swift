@@ -138,6 +138,7 @@ public final class CheckedLock<Value>: @unchecked Sendable {
     private func lockChecked(at site: CallSite) {
         let thread = LockChecking.willTake(identity, at: site)
         var runQueueBefore: UInt64?
+        let takenBefore = identity.acquisitions.load(ordering: .relaxed)
         let waited = LockChecking.take(
             identity,
             thread: thread,
@@ -154,7 +155,10 @@ public final class CheckedLock<Value>: @unchecked Sendable {
         if let waited, let before = runQueueBefore, let after = TaskSchedStat.callingThread()?.waitNanoseconds {
             lockWait = waited - min(waited, after &- before)
         }
-        identity.record.withLock { $0.recordWait(lockWait, thread: thread, contended: waited != nil) }
+        let takenMeanwhile = identity.acquisitions.load(ordering: .relaxed) - takenBefore
+        identity.record.withLock {
+            $0.recordWait(lockWait, thread: thread, contended: waited != nil, takenMeanwhile: takenMeanwhile)
+        }
         identity.watchForStarvation()
         identity.heldSince.store(monotonicNanoseconds(), ordering: .relaxed)
         LockChecking.didTake(identity, thread: thread, at: site)

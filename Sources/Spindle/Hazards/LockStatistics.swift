@@ -42,10 +42,26 @@ struct LockRecord: Sendable {
     var holds = DurationHistogram()
     /// Threads already reported as starved of this lock, so each is reported once.
     var reportedStarving: Set<Int32> = []
+    /// Per thread, its longest wait that counts as starvation by itself
+    /// (``StarvationWatch/isStarved(waited:takenMeanwhile:)``), and how often others took the lock
+    /// meanwhile.
+    var starvedWaits: [Int32: (waited: UInt64, takenMeanwhile: Int)] = [:]
 
-    mutating func recordWait(_ nanoseconds: UInt64, thread: ThreadLocks, contended wasContended: Bool) {
+    /// Records a wait of `nanoseconds` by `thread`, during which other threads took the lock
+    /// `takenMeanwhile` times.
+    mutating func recordWait(
+        _ nanoseconds: UInt64,
+        thread: ThreadLocks,
+        contended wasContended: Bool,
+        takenMeanwhile: Int
+    ) {
         if wasContended { contended += 1 }
         threads[thread.threadID, default: ThreadRecord(name: thread.name)].waits.record(nanoseconds)
+        if StarvationWatch.isStarved(waited: nanoseconds, takenMeanwhile: takenMeanwhile),
+            nanoseconds > starvedWaits[thread.threadID]?.waited ?? 0
+        {
+            starvedWaits[thread.threadID] = (nanoseconds, takenMeanwhile)
+        }
     }
 
     func statistics(lock: String) -> LockStatistics {

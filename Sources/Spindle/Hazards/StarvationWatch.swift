@@ -15,12 +15,18 @@ final class StarvationWatch: Sendable {
     /// …and at least this long: shorter waits hardly slow a program, and on a busy machine even a
     /// fair lock's next waiter can take a few milliseconds just to be woken.
     static let floor: Duration = .milliseconds(10)
-    /// A wait still going on is starvation once it is this long and others took the lock
-    /// ``takenDuringLongWait`` times meanwhile (a lock that nobody takes is a hang, not
+    /// One wait, finished or going on, is starvation once it is this long and others took the
+    /// lock ``takenDuringLongWait`` times meanwhile (a lock that nobody takes is a hang, not
     /// starvation). Shorter waits happen to anyone behind a busy unfair mutex on a loaded
     /// machine: with 100 ms, the suite's own busiest locks were reported.
-    static let longWait: Duration = .seconds(1)
+    static let longWait: Duration = .milliseconds(500)
     static let takenDuringLongWait = 100
+
+    /// Whether one wait of `waited` nanoseconds, while others took the lock `takenMeanwhile`
+    /// times, is starvation by itself.
+    static func isStarved(waited: UInt64, takenMeanwhile: Int) -> Bool {
+        waited >= longWait.clampedNanoseconds && takenMeanwhile >= takenDuringLongWait
+    }
 
     // Strong references, dropped by the lock's deinit: a weak one would give every lock identity
     // a side table, which makes each retain and release of it several times dearer.
@@ -43,9 +49,7 @@ final class StarvationWatch: Sendable {
         for (thread, wait) in waits.sorted(by: { $0.key < $1.key }) {
             let waited = now > wait.since ? now - wait.since : 0
             let takenMeanwhile = wait.lock.acquisitions.load(ordering: .relaxed) - wait.acquisitionsBefore
-            guard waited >= Self.longWait.clampedNanoseconds, takenMeanwhile >= Self.takenDuringLongWait else {
-                continue
-            }
+            guard Self.isStarved(waited: waited, takenMeanwhile: takenMeanwhile) else { continue }
             let found: HazardReport? = wait.lock.record.withLock { record in
                 guard record.reportedStarving.insert(thread).inserted else { return nil }
                 let name = record.threads[thread]?.name ?? ThreadLocks.thread(thread)?.name ?? "thread \(thread)"
@@ -59,22 +63,34 @@ final class StarvationWatch: Sendable {
         let watched = locks.withLock { Array($0.values) }
         for lock in watched.sorted(by: { $0.id < $1.id }) {
             reports += lock.record.withLock { record in
-                let starved = Self.starvedThreads(record)
-                record.reportedStarving.formUnion(starved.map(\.thread))
-                return starved.map { thread, measure in
+                // A finished wait long enough to be starvation by itself.
+                let longWaits = record.starvedWaits.filter { !record.reportedStarving.contains($0.key) }
+                    .sorted { $0.key < $1.key }
+                let longWaitReports = longWaits.map { thread, wait in
+                    record.reportedStarving.insert(thread)
                     let name = record.threads[thread]?.name ?? "thread \(thread)"
-                    func shown(_ waits: DurationHistogram) -> String {
-                        TimeDistribution.show(.nanoseconds(measure.value(waits)))
-                    }
-                    let others = record.threads.filter { $0.key != thread }.sorted { $0.key < $1.key }
-                        .map { "\(shown($0.value.waits)) for \($0.value.name)" }
-                    let own = record.threads[thread].map { shown($0.waits) } ?? "?"
-                    let measured =
-                        measure == .p90 ? "1 wait in 10 lasts \(own) or more" : "half its waits last \(own) or more"
                     let summary =
-                        "thread \(name) is starved of `\(lock.name)`: \(measured), against \(others.joined(separator: ", "))"
+                        "thread \(name) waited \(TimeDistribution.show(.nanoseconds(wait.waited))) for `\(lock.name)` "
+                        + "while other threads took it \(wait.takenMeanwhile) times"
                     return report(summary, lock: lock, record)
                 }
+                let starved = Self.starvedThreads(record)
+                record.reportedStarving.formUnion(starved.map(\.thread))
+                return longWaitReports
+                    + starved.map { thread, measure in
+                        let name = record.threads[thread]?.name ?? "thread \(thread)"
+                        func shown(_ waits: DurationHistogram) -> String {
+                            TimeDistribution.show(.nanoseconds(measure.value(waits)))
+                        }
+                        let others = record.threads.filter { $0.key != thread }.sorted { $0.key < $1.key }
+                            .map { "\(shown($0.value.waits)) for \($0.value.name)" }
+                        let own = record.threads[thread].map { shown($0.waits) } ?? "?"
+                        let measured =
+                            measure == .p90 ? "1 wait in 10 lasts \(own) or more" : "half its waits last \(own) or more"
+                        let summary =
+                            "thread \(name) is starved of `\(lock.name)`: \(measured), against \(others.joined(separator: ", "))"
+                        return report(summary, lock: lock, record)
+                    }
             }
         }
         return reports

@@ -125,6 +125,19 @@ extension HazardTimingTests {
             )
             #expect(StarvationWatch.starvedThreads(short).isEmpty)
         }
+
+        /// One wait is starvation by itself when it is long and the others took the lock again and
+        /// again meanwhile: a thread starved hard may get too few turns for percentiles.
+        @Test func oneLongWaitWhileOthersTookTheLockOftenIsStarvation() {
+            let thread = ThreadLocks.current
+            var record = LockRecord()
+            record.recordWait(400_000_000, thread: thread, contended: true, takenMeanwhile: 1_000)
+            record.recordWait(800_000_000, thread: thread, contended: true, takenMeanwhile: 50)
+            #expect(record.starvedWaits.isEmpty, "too short, or the lock was hardly taken: a hang, not starvation")
+            record.recordWait(650_000_000, thread: thread, contended: true, takenMeanwhile: 400)
+            record.recordWait(600_000_000, thread: thread, contended: true, takenMeanwhile: 400)
+            #expect(record.starvedWaits[thread.threadID]?.waited == 650_000_000, "the longest is kept")
+        }
     }
 }
 
