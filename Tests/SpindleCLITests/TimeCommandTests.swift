@@ -100,6 +100,14 @@ struct TimeCommandTests {
         // verdict must then say so. Alone (scripts/test runs this again), it must be the pipe.
         let alone = ProcessInfo.processInfo.environment["SPINDLE_TIMING_ALONE"] == "1"
         if !alone && verdict["code"] as? String == "starvedByOthers" { return }
+        // Under ThreadSanitizer the sampled process is slow to start and the other timing suites of
+        // the alone run load the CPUs meanwhile: too short to break down is the truthful verdict,
+        // as CommandTimerTests accepts it there.
+        if (!alone || underThreadSanitizer) && verdict["code"] as? String == "tooShort" {
+            let sampling = object["sampling"] as? [String: Any]
+            #expect((sampling?["samples"] as? Int ?? 0) < 3, "too short means too few samples: \(object)")
+            return
+        }
         #expect(verdict["waiting_on"] as? String == "pipe", "\(verdict)")
         #expect((verdict["text"] as? String)?.hasPrefix("mostly waiting on a pipe") == true)
     }
