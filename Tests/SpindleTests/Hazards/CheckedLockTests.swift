@@ -68,7 +68,11 @@ struct CheckedLockTests {
                 }
             }
             for thread in threads { thread.join() }
-            guard third.withLock({ $0 }) == 4 * 2_000 * 3, collector.reports.isEmpty else { exit(1) }
+            // No deadlock, potential or real. (Four threads hammering unfair mutexes on a loaded
+            // machine may really starve one of them for a while, and be told so: that is not
+            // what this program is about.)
+            let deadlocks = collector.reports.filter { $0.kind == .potentialDeadlock || $0.kind == .deadlock }
+            guard third.withLock({ $0 }) == 4 * 2_000 * 3, deadlocks.isEmpty else { exit(1) }
         }
     }
 
