@@ -595,7 +595,9 @@ final class ProcessPoolCore: @unchecked Sendable {
                         consecutiveStartFailures = 0
                         // A task sent while the worker was starting starts only now.
                         if let first = worker.inFlight.first {
-                            noteStart(of: first, on: worker, at: monotonicNanoseconds())
+                            let now = monotonicNanoseconds()
+                            noteStart(of: first, on: worker, at: now)
+                            startTimeout(of: first, at: now)
                         }
                     }
                 case .setupFailed:
@@ -704,12 +706,19 @@ final class ProcessPoolCore: @unchecked Sendable {
         }
     }
 
-    /// Marks a task running, now that it is first in its worker's line, and starts its timeout's
-    /// clock: a timeout counts from the start of the job, never from time spent queued.
-    /// Called with `lock` held; `now` is the time.
+    /// Marks a task running, now that it is first in its worker's line, and, once its worker has
+    /// started up, starts its timeout's clock: a timeout counts from the start of the job, never
+    /// from time spent queued or waiting for a worker to start (the `.ready` message starts it
+    /// then). Called with `lock` held; `now` is the time.
     private func start(_ task: PoolTask, at now: UInt64) {
         task.markRunning()
-        if let worker = task.worker, worker.isReady { noteStart(of: task, on: worker, at: now) }
+        guard let worker = task.worker, worker.isReady else { return }
+        noteStart(of: task, on: worker, at: now)
+        startTimeout(of: task, at: now)
+    }
+
+    /// Starts `task`'s timeout's clock at `now`, if it has a timeout. Lock held.
+    private func startTimeout(of task: PoolTask, at now: UInt64) {
         guard let deadline = task.startClock(at: now) else { return }
         // Finished tasks stay in the heap until their deadline; with long timeouts on a big map
         // they would pile up, so the heap is rebuilt without them each time it doubles.
