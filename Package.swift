@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 // Why each dependency is here:
@@ -90,3 +91,44 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// SpindleMPI, the cluster backend, is the only code that needs Open MPI's headers and library, so
+// it is part of the package only where they are: the core builds and tests without MPI. Open MPI
+// is found by its pkg-config file (Debian's libopenmpi-dev); SPINDLE_MPI=1 or 0 overrides that.
+// `scripts/test` installs Open MPI first, so the test run always has it.
+let pkgConfigFolders =
+    (ProcessInfo.processInfo.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init) + [
+        "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig",
+        "/usr/local/lib/pkgconfig", "/usr/share/pkgconfig",
+    ]
+let hasOpenMPI =
+    switch ProcessInfo.processInfo.environment["SPINDLE_MPI"] {
+    case "1": true
+    case "0": false
+    default: pkgConfigFolders.contains { FileManager.default.fileExists(atPath: $0 + "/ompi.pc") }
+    }
+if hasOpenMPI {
+    package.products.append(.library(name: "SpindleMPI", targets: ["SpindleMPI"]))
+    package.targets += [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(
+            name: "SpindleMPI",
+            dependencies: ["CMPI", "Spindle", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings
+        ),
+        // The MPI benchmarks, run under mpirun by scripts/mpi-bench.
+        .executableTarget(
+            name: "SpindleMPIBench",
+            dependencies: ["SpindleMPI", "Spindle"],
+            path: "Tests/SpindleMPIBench",
+            swiftSettings: strictSettings
+        ),
+        // Tests that start `mpirun` over this same test binary: on rank 0 the MPI tests run as the
+        // driver, on the other ranks the same tests turn the process into a server.
+        .testTarget(
+            name: "SpindleMPITests",
+            dependencies: ["SpindleMPI", "Spindle", "PoolConformance", "SpindleTestWorker"],
+            swiftSettings: strictSettings
+        ),
+    ]
+}

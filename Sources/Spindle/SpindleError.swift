@@ -18,13 +18,15 @@
 public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, as a value that a `switch` can match.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Storage: Hashable, Sendable {
+        enum Storage: Hashable, Sendable, CaseIterable {
             case poolShutDown, cancelled, timedOut, invalidArgument, systemError
             case workerDied, jobFailed, encodingFailed, protocolError, workerStartFailed, memoryLimitExceeded
             case commandNotFound, commandNotRunnable
             case ownerDied, brokenBarrier, closed
         }
         let storage: Storage
+
+        init(storage: Storage) { self.storage = storage }
 
         /// The pool was shut down before the task was submitted.
         public static var poolShutDown: Self { .init(storage: .poolShutDown) }
@@ -72,6 +74,12 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// The code's name, as written in Swift: "timedOut", "workerDied", ...
         public var description: String { "\(storage)" }
+
+        /// The code of that name (its ``description``), as it crosses between processes.
+        package init?(name: String) {
+            guard let storage = Storage.allCases.first(where: { "\($0)" == name }) else { return nil }
+            self.storage = storage
+        }
     }
 
     /// How a worker process ended, for ``Code/workerDied`` errors.
@@ -111,10 +119,10 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "SpindleError.\(code): \(message)" }
 
-    static func shutDown() -> Self { .init(.poolShutDown, "cannot submit work: the pool has been shut down") }
+    package static func shutDown() -> Self { .init(.poolShutDown, "cannot submit work: the pool has been shut down") }
     @usableFromInline
-    static func cancelled() -> Self { .init(.cancelled, "the task was cancelled before it finished") }
-    static func timedOut(after timeout: Duration) -> Self {
+    package static func cancelled() -> Self { .init(.cancelled, "the task was cancelled before it finished") }
+    package static func timedOut(after timeout: Duration) -> Self {
         .init(.timedOut, "the task did not finish within \(timeout)")
     }
 }

@@ -37,13 +37,13 @@ public struct TimeDistribution: Sendable, Hashable, CustomStringConvertible {
 
 /// Durations in nanoseconds, counted in an HdrHistogram: constant memory however many, percentiles
 /// to two significant digits, and histograms that add up (one per thread, summed for the lock).
-struct DurationHistogram: Sendable {
+package struct DurationHistogram: Sendable {
     private var histogram: Histogram<UInt32>
     private var totalNanoseconds: UInt64 = 0
     /// Exact, where the histogram's own maximum is the top of a bucket (up to 1 % above).
     private var maxNanoseconds: UInt64 = 0
 
-    init() {
+    package init() {
         // Up to a second to begin with (about 11 KB); it grows when a longer duration comes.
         histogram = Histogram(highestTrackableValue: 1_000_000_000, numberOfSignificantValueDigits: .two)
         histogram.autoResize = true
@@ -51,7 +51,7 @@ struct DurationHistogram: Sendable {
 
     var count: Int { Int(histogram.totalCount) }
 
-    mutating func record(_ nanoseconds: UInt64) {
+    package mutating func record(_ nanoseconds: UInt64) {
         _ = histogram.record(nanoseconds)
         totalNanoseconds &+= nanoseconds
         maxNanoseconds = Swift.max(maxNanoseconds, nanoseconds)
@@ -64,7 +64,7 @@ struct DurationHistogram: Sendable {
     }
 
     /// The sum of `histograms`, in storage of its own.
-    static func sum(_ histograms: some Sequence<DurationHistogram>) -> DurationHistogram {
+    package static func sum(_ histograms: some Sequence<DurationHistogram>) -> DurationHistogram {
         var total = DurationHistogram()
         for histogram in histograms { total.add(histogram) }
         return total

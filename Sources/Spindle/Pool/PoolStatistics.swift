@@ -166,14 +166,14 @@ public struct PoolStatistics: Sendable, Hashable, CustomStringConvertible {
 
 /// How a pool names the job of a task: a ``Job`` type, or the output type of a closure.
 @usableFromInline
-struct TaskLabel {
+package struct TaskLabel {
     let type: Any.Type
     let isClosure: Bool
     let items: Int
 
     /// A task of the job type `job` over `items` inputs.
     @usableFromInline
-    init(job: Any.Type, items: Int = 1) {
+    package init(job: Any.Type, items: Int = 1) {
         type = job
         isClosure = false
         self.items = items
@@ -188,50 +188,50 @@ struct TaskLabel {
     }
 
     /// "MyApp.Resize", "closure returning Int".
-    var name: String {
+    package var name: String {
         isClosure ? "closure returning \(String(describing: type))" : String(reflecting: type)
     }
 }
 
 /// One worker's figures as its pool keeps them, under the pool's lock.
-struct WorkerTally: Sendable {
-    let name: String
-    let processID: Int32?
+package struct WorkerTally: Sendable {
+    package let name: String
+    package let processID: Int32?
     /// When the worker started (monotonic nanoseconds).
-    let startNanoseconds: UInt64
-    var exitNanoseconds: UInt64?
-    var tasksStarted = 0
+    package let startNanoseconds: UInt64
+    package var exitNanoseconds: UInt64?
+    package var tasksStarted = 0
     /// Busy time of the stretches that have ended.
-    var busyNanoseconds: UInt64 = 0
+    package var busyNanoseconds: UInt64 = 0
     /// When the stretch it is running now began; `nil` while idle.
-    var runningSince: UInt64?
+    package var runningSince: UInt64?
 
-    init(name: String, processID: Int32? = nil, startNanoseconds: UInt64) {
+    package init(name: String, processID: Int32? = nil, startNanoseconds: UInt64) {
         self.name = name
         self.processID = processID
         self.startNanoseconds = startNanoseconds
     }
 
     /// Starts a busy stretch at `now`.
-    mutating func beginStretch(at now: UInt64) {
+    package mutating func beginStretch(at now: UInt64) {
         runningSince = now
     }
 
     /// Ends the busy stretch at `now`.
-    mutating func endStretch(at now: UInt64) {
+    package mutating func endStretch(at now: UInt64) {
         guard let since = runningSince else { return }
         busyNanoseconds &+= now.saturatingSubtract(since)
         runningSince = nil
     }
 
     /// Marks the worker gone at `now`; a stretch it was in ends there.
-    mutating func exit(at now: UInt64) {
+    package mutating func exit(at now: UInt64) {
         endStretch(at: now)
         exitNanoseconds = now
     }
 
     /// The figures as of `now`.
-    func statistics(at now: UInt64) -> PoolStatistics.Worker {
+    package func statistics(at now: UInt64) -> PoolStatistics.Worker {
         let end = exitNanoseconds ?? now
         let current = runningSince.map { end.saturatingSubtract($0) }
         let busy = busyNanoseconds &+ (current ?? 0)
@@ -249,31 +249,53 @@ struct WorkerTally: Sendable {
 }
 
 /// A pool's life span, kept under its lock (monotonic nanoseconds).
-struct PoolLifetime: Sendable {
+package struct PoolLifetime: Sendable {
     /// When the pool started.
-    let startNanoseconds = monotonicNanoseconds()
+    package let startNanoseconds = monotonicNanoseconds()
     /// When its last worker exited.
-    var stopNanoseconds: UInt64?
+    package var stopNanoseconds: UInt64?
+
+    package init() {}
 }
 
 /// A pool's figures copied under its lock, turned into ``PoolStatistics`` once the lock is released
 /// (the percentiles take microseconds to compute).
-struct PoolSnapshot {
-    var now = monotonicNanoseconds()
-    var lifetime: PoolLifetime
-    var workerCount: Int
-    var tasksSubmitted: Int
-    var tasksQueued: Int
-    var tasksRunning: Int
+package struct PoolSnapshot {
+    package var now = monotonicNanoseconds()
+    package var lifetime: PoolLifetime
+    package var workerCount: Int
+    package var tasksSubmitted: Int
+    package var tasksQueued: Int
+    package var tasksRunning: Int
     /// The queue waits, in a histogram of the snapshot's own (``DurationHistogram/sum(_:)``): a
     /// copy that shared the pool's storage would make the pool's next record copy all of it, with
     /// the lock held.
-    var queueWait: DurationHistogram
+    package var queueWait: DurationHistogram
     /// The longest-waiting queued task's label and submission time.
-    var longestWaiting: (label: TaskLabel, submittedNanoseconds: UInt64)?
-    var workers: [WorkerTally]
+    package var longestWaiting: (label: TaskLabel, submittedNanoseconds: UInt64)?
+    package var workers: [WorkerTally]
 
-    var statistics: PoolStatistics {
+    package init(
+        lifetime: PoolLifetime,
+        workerCount: Int,
+        tasksSubmitted: Int,
+        tasksQueued: Int,
+        tasksRunning: Int,
+        queueWait: DurationHistogram,
+        longestWaiting: (label: TaskLabel, submittedNanoseconds: UInt64)?,
+        workers: [WorkerTally]
+    ) {
+        self.lifetime = lifetime
+        self.workerCount = workerCount
+        self.tasksSubmitted = tasksSubmitted
+        self.tasksQueued = tasksQueued
+        self.tasksRunning = tasksRunning
+        self.queueWait = queueWait
+        self.longestWaiting = longestWaiting
+        self.workers = workers
+    }
+
+    package var statistics: PoolStatistics {
         PoolStatistics(
             workerCount: workerCount,
             lifetime: .nanoseconds((lifetime.stopNanoseconds ?? now).saturatingSubtract(lifetime.startNanoseconds)),
@@ -297,7 +319,7 @@ struct PoolSnapshot {
 extension UInt64 {
     /// `self - other`, or 0 when `other` is later: two readings of the clock taken on different
     /// threads may come in either order.
-    func saturatingSubtract(_ other: UInt64) -> UInt64 {
+    package func saturatingSubtract(_ other: UInt64) -> UInt64 {
         self > other ? self - other : 0
     }
 }

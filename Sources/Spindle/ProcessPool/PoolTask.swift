@@ -3,30 +3,30 @@
 ///
 /// The engine's fields (`worker`, `sequence`, `attempts`) are only touched with the engine's lock
 /// held; the typed operations complete the future and may run on any thread.
-class PoolTask: @unchecked Sendable {
+package class PoolTask: @unchecked Sendable {
     /// The task frame; its sequence number is rewritten for each worker it is sent to.
-    var frame: [UInt8]
+    package var frame: [UInt8]
     /// The shared segments the frame's handles name, sent with it; held until the task can no
     /// longer be sent again, so that they outlive the trip even if the caller drops them.
-    var segments: [SharedSegment]
+    package var segments: [SharedSegment]
     /// Items in the chunk.
-    var items: Int
+    package var items: Int
     /// When the task fails with a timeout (monotonic nanoseconds): set when it starts running,
     /// if it has a timeout.
     private(set) var deadline: UInt64?
-    let timeout: Duration?
+    package let timeout: Duration?
     /// When it was submitted (monotonic nanoseconds), once encoded.
-    let submittedNanoseconds = monotonicNanoseconds()
+    package let submittedNanoseconds = monotonicNanoseconds()
     /// Whether a worker has started it, for the statistics.
-    var hasStarted = false
+    package var hasStarted = false
 
     /// The worker it was sent to, while there; its sequence number there.
     var worker: WorkerProcess?
-    var sequence: UInt32 = 0
+    package var sequence: UInt32 = 0
     /// How often a worker died while holding it without running it to the end.
     var attempts = 0
 
-    init(frame: (bytes: [UInt8], segments: [SharedSegment]), items: Int, timeout: Duration?) {
+    package init(frame: (bytes: [UInt8], segments: [SharedSegment]), items: Int, timeout: Duration?) {
         self.frame = frame.bytes
         self.segments = frame.segments
         self.items = items
@@ -35,7 +35,7 @@ class PoolTask: @unchecked Sendable {
 
     /// Starts the timeout's clock at `now`, the first time the task starts running; returns the
     /// new deadline, or `nil` when there is no timeout or the clock already runs.
-    func startClock(at now: UInt64) -> UInt64? {
+    package func startClock(at now: UInt64) -> UInt64? {
         guard let timeout, deadline == nil else { return nil }
         deadline = now &+ timeout.clampedNanoseconds
         return deadline
@@ -44,51 +44,53 @@ class PoolTask: @unchecked Sendable {
     // MARK: Typed operations
 
     /// The job's type and the task's size, for the statistics.
-    var label: TaskLabel { fatalError("abstract") }
+    package var label: TaskLabel { fatalError("abstract") }
 
     /// The job's type, readable, for error messages.
-    var jobName: String { label.name }
+    package var jobName: String { label.name }
 
     /// Whether the future is complete (finished, failed, cancelled or timed out).
-    var isDone: Bool { fatalError("abstract") }
+    package var isDone: Bool { fatalError("abstract") }
 
     /// Moves the future to running; `false` when it is already done.
     @discardableResult
-    func markRunning() -> Bool { fatalError("abstract") }
+    package func markRunning() -> Bool { fatalError("abstract") }
 
     /// Completes the future from a worker's result and the shared segments that came with it.
     ///
     /// - Throws: a `WireError` when the result cannot belong to this task (more or fewer outputs
     ///   than items, or all of them and a failure too): the task has then failed with
     ///   ``SpindleError/Code/protocolError``, and the worker that sent it must go.
-    func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) { fatalError("abstract") }
+    package func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) {
+        fatalError("abstract")
+    }
 
     /// Fails the whole task: the error comes at its first item.
-    func fail(_ error: any Error) { fatalError("abstract") }
+    package func fail(_ error: any Error) { fatalError("abstract") }
 
     /// Drops the frame and inputs once the task can no longer be sent again.
-    func releasePayload() {
+    package func releasePayload() {
         frame = []
         segments = []
     }
 
     /// Cancels the future if it has not started.
-    func cancelIfPending() { fatalError("abstract") }
+    package func cancelIfPending() { fatalError("abstract") }
 
     /// Fails the future with a timeout, unless it is done.
-    func timeOut() { fatalError("abstract") }
+    package func timeOut() { fatalError("abstract") }
 
     /// Re-encodes the task as its first `count` items, whose outputs will be followed by `error`:
     /// how a chunk whose item `count` killed its worker is retried without the culprit.
-    func retry(first count: Int, thenFail error: any Error) throws { fatalError("abstract") }
+    package func retry(first count: Int, thenFail error: any Error) throws { fatalError("abstract") }
 }
 
 /// A ``PoolTask`` for a job of type `J` whose future holds `Value`: one output for `submit`, a
 /// ``ChunkOutcome`` for a map.
-final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendable {
-    let job: J
-    var inputs: [J.Input]
-    let future = Future<Value>()
+package final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendable {
+    package let job: J
+    package var inputs: [J.Input]
+    package let future = Future<Value>()
     private let makeValue: @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
     /// The error that follows the outputs, once the task was cut short by a crashing item.
     private var failureAfterOutputs: (any Error)?
@@ -97,7 +99,7 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
     ///
     /// - Parameter encodedJob: the job already encoded, as a map does once for all its chunks.
     /// - Throws: ``SpindleError/Code/encodingFailed`` when the job or an input cannot be encoded.
-    init(
+    package init(
         job: J,
         encodedJob: EncodedJob<J>?,
         inputs: [J.Input],
@@ -112,13 +114,13 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
         super.init(frame: try encoded.frame(for: inputs), items: inputs.count, timeout: timeout)
     }
 
-    override var label: TaskLabel { TaskLabel(job: J.self, items: items) }
+    package override var label: TaskLabel { TaskLabel(job: J.self, items: items) }
 
-    override var isDone: Bool { future.isDone }
+    package override var isDone: Bool { future.isDone }
 
-    override func markRunning() -> Bool { future.markRunning() }
+    package override func markRunning() -> Bool { future.markRunning() }
 
-    override func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) {
+    package override func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) {
         let outputs: [J.Output]
         do {
             outputs = try WireDecoder.decode([J.Output].self, from: result.outputs, segments: segments)
@@ -145,23 +147,23 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
         future.complete(with: makeValue(outcome))
     }
 
-    override func fail(_ error: any Error) {
+    package override func fail(_ error: any Error) {
         future.complete(with: makeValue(ChunkOutcome(outputs: [], failure: error, busyNanoseconds: 0)))
     }
 
-    override func cancelIfPending() { future.cancelIfPending() }
+    package override func cancelIfPending() { future.cancelIfPending() }
 
-    override func releasePayload() {
+    package override func releasePayload() {
         super.releasePayload()
         inputs = []
     }
 
-    override func timeOut() {
+    package override func timeOut() {
         guard let timeout else { return }
         future.abandon(with: SpindleError.timedOut(after: timeout))
     }
 
-    override func retry(first count: Int, thenFail error: any Error) throws {
+    package override func retry(first count: Int, thenFail error: any Error) throws {
         inputs.removeSubrange(count...)
         (frame, segments) = try EncodedJob(job).frame(for: inputs)
         items = count
@@ -171,16 +173,16 @@ final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked Sendabl
 
 /// A job's type name and encoded value, made once and reused for every task of a map.
 @usableFromInline
-struct EncodedJob<J: Job>: @unchecked Sendable {
+package struct EncodedJob<J: Job>: @unchecked Sendable {
     // @unchecked Sendable: immutable; the segments are only read (sent) once encoded.
-    let typeName: String
-    let bytes: [UInt8]
+    package let typeName: String
+    package let bytes: [UInt8]
     /// The shared segments the job's properties name (a `SharedArray`, say).
-    let segments: [SharedSegment]
+    package let segments: [SharedSegment]
 
     /// - Throws: ``SpindleError/Code/encodingFailed`` when the job cannot be encoded.
     @usableFromInline
-    init(_ job: J) throws(SpindleError) {
+    package init(_ job: J) throws(SpindleError) {
         guard let typeName = TypeNames.name(of: J.self) else {
             throw SpindleError(.encodingFailed, "the job type \(J.self) has no stable name to send to a worker")
         }
@@ -199,7 +201,7 @@ struct EncodedJob<J: Job>: @unchecked Sendable {
     /// A task frame of this job over `inputs`, with sequence number 0.
     ///
     /// - Throws: ``SpindleError/Code/encodingFailed`` when an input cannot be encoded.
-    func frame(for inputs: [J.Input]) throws(SpindleError) -> (bytes: [UInt8], segments: [SharedSegment]) {
+    package func frame(for inputs: [J.Input]) throws(SpindleError) -> (bytes: [UInt8], segments: [SharedSegment]) {
         var frame: [UInt8] = []
         frame.reserveCapacity(64 + bytes.count + 16 * inputs.count)
         var segments = self.segments

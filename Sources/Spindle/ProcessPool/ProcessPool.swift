@@ -188,6 +188,31 @@ public final class ProcessPool: Pool {
         core.start(job, encoded: encoded, inputs, timeout: taskTimeout) { .success($0) }
     }
 
+    // MARK: Relaying encoded tasks
+
+    /// Runs a task that arrived encoded (from an MPI driver) on a worker; it answers through its own
+    /// callbacks, also when the pool has been shut down.
+    package func relay(_ task: RelayedPoolTask) {
+        core.submit(task)
+    }
+
+    /// Cancels a relayed task: one not yet begun never runs and answers `skipped`; a running one
+    /// has its worker killed (and replaced) and answers with a cancellation.
+    package func cancel(_ task: RelayedPoolTask) {
+        if core.cancelIfNotStarted(task) {
+            task.cancelIfPending()
+        }
+        guard !task.isDone else { return }
+        core.cancel(task)
+    }
+
+    /// Cancels a relayed task only if no worker has begun it; it then answers `skipped`.
+    package func cancelIfNotStarted(_ task: RelayedPoolTask) {
+        if core.cancelIfNotStarted(task) {
+            task.cancelIfPending()
+        }
+    }
+
     /// How long tasks have waited for a worker, which task waits longest now, and how busy each
     /// worker process is; see ``PoolStatistics``. Readable from any thread, at any time, also after
     /// shutdown.

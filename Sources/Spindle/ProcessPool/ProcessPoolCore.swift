@@ -145,6 +145,12 @@ final class ProcessPoolCore: @unchecked Sendable {
             return Future(completedWith: .failure(error))
         }
         task.future.setCancelHandler { [self] in cancel(task) }
+        submit(task)
+        return task.future
+    }
+
+    /// Queues an encoded task, or fails it at once when the pool no longer takes work.
+    func submit(_ task: PoolTask) {
         let refusal: SpindleError? = lock.withLock {
             if let brokenError { return brokenError }
             guard case .running = phase else { return SpindleError.shutDown() }
@@ -154,12 +160,22 @@ final class ProcessPoolCore: @unchecked Sendable {
             return nil
         }
         if let refusal { task.fail(refusal) }
-        return task.future
+    }
+
+    /// Makes sure a task that no worker has begun never runs, and tells whether that held: `true`
+    /// for a task still queued here or in a worker (which will skip it); `false` once a worker has
+    /// begun it. The caller then completes the task itself.
+    func cancelIfNotStarted(_ task: PoolTask) -> Bool {
+        lock.withLock {
+            guard let worker = task.worker else { return true }
+            guard worker.killReason == nil else { return worker.page.state(of: task.sequence) != .started }
+            return worker.page.claim(task.sequence, as: .cancelled)
+        }
     }
 
     /// Stops a task whose future was cancelled or abandoned: a task still queued in a worker is
     /// marked so the worker skips it; a running one has its worker killed (and replaced).
-    private func cancel(_ task: PoolTask) {
+    func cancel(_ task: PoolTask) {
         lock.withLock {
             // Queued here (perhaps again, after its worker died) or on a dying worker: failing the
             // future is enough; it is dropped when its turn comes.
@@ -621,7 +637,7 @@ final class ProcessPoolCore: @unchecked Sendable {
                         )
                         throw WireError("a skip of task \(skipped.sequence), which was not cancelled")
                     }
-                case .setup, .task:
+                case .setup, .task, .started:
                     throw WireError("a worker sent a \(kind) message, which only a pool sends")
                 }
             } catch {

@@ -11,13 +11,13 @@ internal import Glibc
 ///
 /// It exits when the pool closes the socket, and by SIGKILL when the pool's supervisor thread
 /// (its parent) dies, even without a chance to close anything.
-enum WorkerMain {
+package enum WorkerMain {
     /// Set once this process has become a worker, so that it can never start a pool of its own.
     nonisolated(unsafe) static var isWorker = false
 
     /// Whether this process was started as a pool's worker: by the mark in the environment
     /// (present until `bootstrap()` takes it) or because it already serves.
-    static var isWorkerProcess: Bool {
+    package static var isWorkerProcess: Bool {
         isWorker || getenv(ProcessPoolCore.workerEnvironmentKey) != nil
     }
 
@@ -25,7 +25,7 @@ enum WorkerMain {
     private static let pageDescriptor: Int32 = 4
 
     /// Serves jobs if this process is a worker, and then exits; returns at once otherwise.
-    static func serveIfWorker() async {
+    package static func serveIfWorker() async {
         guard let mark = getenv(ProcessPoolCore.workerEnvironmentKey).map({ String(cString: $0) }) else { return }
         isWorker = true
         // This process only serves jobs, so its allocator may be tuned for that: keep freed

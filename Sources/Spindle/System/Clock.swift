@@ -2,7 +2,7 @@ internal import Glibc
 
 /// Now on `CLOCK_MONOTONIC`, in nanoseconds: the clock ``ConditionLock`` deadlines use.
 @usableFromInline
-func monotonicNanoseconds() -> UInt64 {
+package func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)

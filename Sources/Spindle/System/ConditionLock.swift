@@ -12,13 +12,13 @@ internal import Glibc
 /// ```
 ///
 /// Made while ``HazardChecks`` are on, it is checked as `Locked` is (unless `checked: false`).
-final class ConditionLock: @unchecked Sendable {
+package final class ConditionLock: @unchecked Sendable {
     // @unchecked Sendable because the pthread objects are themselves the synchronisation.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private let identity: LockIdentity?
 
-    init(checked: Bool = true, fileID: String = #fileID, line: Int = #line) {
+    package init(checked: Bool = true, fileID: String = #fileID, line: Int = #line) {
         identity = checked ? LockChecking.internalIdentity(fileID: fileID, line: line) : nil
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
@@ -39,7 +39,7 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func lock(fileID: String = #fileID, line: Int = #line) {
+    package func lock(fileID: String = #fileID, line: Int = #line) {
         if let identity, HazardChecks.isEnabled {
             LockChecking.lock(
                 identity,
@@ -53,7 +53,7 @@ final class ConditionLock: @unchecked Sendable {
         lockRaw()
     }
 
-    func unlock() {
+    package func unlock() {
         // Whether or not checks are on now: forgetting a hold that was never recorded is harmless.
         if let identity { LockChecking.willRelease(identity) }
         let err = pthread_mutex_unlock(mutex)
@@ -66,7 +66,9 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     /// Runs `body` with the mutex held.
-    func withLock<T, E: Error>(fileID: String = #fileID, line: Int = #line, _ body: () throws(E) -> T) throws(E) -> T {
+    package func withLock<T, E: Error>(fileID: String = #fileID, line: Int = #line, _ body: () throws(E) -> T) throws(E)
+        -> T
+    {
         lock(fileID: fileID, line: line)
         defer { unlock() }
         return try body()
@@ -85,7 +87,7 @@ final class ConditionLock: @unchecked Sendable {
     /// Atomically releases the mutex and sleeps until signalled; the mutex is held again on return.
     ///
     /// Spurious wake-ups happen: call it in a loop that re-checks the condition.
-    func wait() {
+    package func wait() {
         let err = waiting { pthread_cond_wait(condition, mutex) }
         precondition(err == 0, "pthread_cond_wait failed: \(err)")
     }
@@ -93,7 +95,7 @@ final class ConditionLock: @unchecked Sendable {
     /// Like ``wait()`` but gives up at `deadline` (a `CLOCK_MONOTONIC` instant in nanoseconds).
     ///
     /// - Returns: `false` when the deadline passed.
-    func wait(untilMonotonicNanoseconds deadline: UInt64) -> Bool {
+    package func wait(untilMonotonicNanoseconds deadline: UInt64) -> Bool {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         let err = waiting { pthread_cond_timedwait(condition, mutex, &time) }
         precondition(err == 0 || err == ETIMEDOUT, "pthread_cond_timedwait failed: \(err)")
@@ -101,8 +103,8 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     /// Wakes one waiting thread.
-    func signal() { pthread_cond_signal(condition) }
+    package func signal() { pthread_cond_signal(condition) }
 
     /// Wakes every waiting thread.
-    func broadcast() { pthread_cond_broadcast(condition) }
+    package func broadcast() { pthread_cond_broadcast(condition) }
 }

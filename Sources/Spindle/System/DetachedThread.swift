@@ -4,7 +4,7 @@ internal import Glibc
 /// Starts a named, detached OS thread running `body`.
 ///
 /// - Throws: ``SpindleError/Code/systemError`` when the system refuses another thread.
-func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) throws(SpindleError) {
+package func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) throws(SpindleError) {
     final class Context {
         let name: String
         let body: @Sendable () -> Void

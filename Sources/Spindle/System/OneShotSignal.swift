@@ -1,10 +1,12 @@
 /// A value handed from one thread to a thread that blocks until it arrives (or a deadline passes).
-final class OneShotSignal<T: Sendable>: @unchecked Sendable {
+package final class OneShotSignal<T: Sendable>: @unchecked Sendable {
     // @unchecked Sendable because `value` is only touched with `lock` held.
     private let lock = ConditionLock()
     private var value: T?
 
-    func fire(_ newValue: T) {
+    package init() {}
+
+    package func fire(_ newValue: T) {
         lock.withLock {
             if value == nil { value = newValue }
         }
@@ -12,7 +14,7 @@ final class OneShotSignal<T: Sendable>: @unchecked Sendable {
     }
 
     /// Blocks until ``fire(_:)`` was called or `deadline` passed; `nil` means the deadline passed.
-    func wait(untilMonotonicNanoseconds deadline: UInt64?) -> T? {
+    package func wait(untilMonotonicNanoseconds deadline: UInt64?) -> T? {
         lock.lock()
         defer { lock.unlock() }
         while value == nil {

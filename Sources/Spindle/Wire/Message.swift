@@ -1,6 +1,7 @@
 /// What a frame carries. The handshake is `setup` (pool → worker) answered by `ready` or
 /// `setupFailed`; then the pool sends `task`s and the worker answers each with a `result`, or a
-/// `skipped` when the pool cancelled the task before the worker reached it.
+/// `skipped` when the pool cancelled the task before the worker reached it. A relay between a
+/// caller and a pool (an MPI rank serving a driver) also tells its caller when a task `started`.
 package enum MessageKind: UInt8, Sendable {
     case setup = 1
     case ready = 2
@@ -8,6 +9,7 @@ package enum MessageKind: UInt8, Sendable {
     case task = 4
     case result = 5
     case skipped = 6
+    case started = 7
 }
 
 /// The version of the messages below; a worker from another build of the program refuses to serve.
@@ -146,14 +148,15 @@ package struct TaskMessage {
     }
 }
 
-/// Worker → pool: the task the pool cancelled before the worker reached it was not run.
+/// Worker → pool: the task the pool cancelled before the worker reached it was not run. Also,
+/// as a `started` frame, relay → caller: a worker has begun the task.
 package struct SkippedMessage {
     package var sequence: UInt32
 
     package init(sequence: UInt32) { self.sequence = sequence }
 
-    package func encode(into bytes: inout [UInt8]) throws(WireError) {
-        let start = Frame.begin(.skipped, in: &bytes)
+    package func encode(into bytes: inout [UInt8], as kind: MessageKind = .skipped) throws(WireError) {
+        let start = Frame.begin(kind, in: &bytes)
         bytes.appendLittleEndian(sequence)
         try Frame.finish(at: start, in: &bytes)
     }

@@ -65,6 +65,9 @@ package struct RemoteFailure: Sendable, Equatable {
         case coding = 2
         /// The job's type is not in the worker's binary.
         case unknownJob = 3
+        /// A ``SpindleError`` (the job's worker died, the task timed out, ...), as itself: the code's
+        /// name in `typeName`, its termination, if any, in `bytes`.
+        case spindle = 4
     }
 
     package var kind: Kind
@@ -82,8 +85,13 @@ package struct RemoteFailure: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// Captures an error a job threw: as itself when its type is `Codable`, as text otherwise.
+    /// Captures an error a job threw: as itself when its type is `Codable` or a ``SpindleError``,
+    /// as text otherwise.
     package init(thrown error: any Error) {
+        if let error = error as? SpindleError {
+            self.init(error)
+            return
+        }
         let type = Swift.type(of: error)
         let message = String(describing: error)
         if let codable = error as? any (Error & Encodable), let name = TypeNames.name(of: type) {
@@ -94,6 +102,22 @@ package struct RemoteFailure: Sendable, Equatable {
             }
         }
         self.init(kind: .thrown, typeName: String(reflecting: type), message: message)
+    }
+
+    /// Captures a ``SpindleError`` as itself, code and termination included.
+    package init(_ error: SpindleError) {
+        var termination: [UInt8] = []
+        switch error.termination {
+        case .exited(let status)?:
+            termination.append(1)
+            termination.appendLittleEndian(status)
+        case .signalled(let signal)?:
+            termination.append(2)
+            termination.appendLittleEndian(signal)
+        case nil:
+            break
+        }
+        self.init(kind: .spindle, typeName: error.code.description, message: error.message, bytes: termination)
     }
 
     func encode(into bytes: inout [UInt8]) {
@@ -126,6 +150,16 @@ package struct RemoteFailure: Sendable, Equatable {
             return SpindleError(.jobFailed, "\(jobType) threw \(shownType): \(message)")
         case .coding:
             return SpindleError(.encodingFailed, message)
+        case .spindle:
+            let code = SpindleError.Code(name: typeName) ?? .protocolError
+            var termination: SpindleError.Termination?
+            if bytes.count == 5 {
+                let value = bytes.withUnsafeBytes {
+                    Int32(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: Int32.self))
+                }
+                termination = bytes[0] == 1 ? .exited(value) : bytes[0] == 2 ? .signalled(value) : nil
+            }
+            return SpindleError(code, message, termination: termination)
         case .unknownJob:
             // The worker could only name it by its mangled name; this side knows it.
             return SpindleError(

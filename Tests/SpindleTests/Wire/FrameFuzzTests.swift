@@ -79,7 +79,7 @@ import Testing
                 case .setup: _ = try SetupMessage(decoding: payload)
                 case .ready: _ = try ReadyMessage(decoding: payload)
                 case .setupFailed: _ = try SetupFailedMessage(decoding: payload)
-                case .skipped: _ = try SkippedMessage(decoding: payload)
+                case .skipped, .started: _ = try SkippedMessage(decoding: payload)
                 case .task:
                     let task = try TaskMessage(decoding: payload)
                     _ = TypeNames.lookUp(task.jobType)

@@ -1,0 +1,309 @@
+internal import DequeModule
+internal import Spindle
+
+/// The engine of an ``MPIPool`` on the driver (rank 0): the task queue, and the tasks out on each
+/// server rank.
+///
+/// Load balancing is by credit, the way a rank asks for work when it has room: each rank holds at
+/// most a few tasks per worker process (two for long tasks, more for short ones, so that a message's
+/// round trip hides behind work), and every answer frees room for the next task in the queue. Tasks
+/// leave under the lock, as records appended to the rank's next message; the MPI thread sends them.
+///
+/// A task's future stays pending until its server says a worker process has begun it (a `started`
+/// frame), so cancelling a queued task, here or on a server, never runs it.
+final class MPIDriverCore: @unchecked Sendable {
+    // @unchecked Sendable: the mutable state is only touched with `lock` held.
+
+    struct Rank {
+        let number: Int32
+        let host: String
+        let workers: Int
+        var inFlight: [UInt32: PoolTask] = [:]
+        var tally: WorkerTally
+    }
+
+    private enum Phase {
+        case running, draining, stopped
+    }
+
+    private let cluster: MPICluster
+    private let lock = ConditionLock()
+    private var phase = Phase.running
+    private var pending: Deque<PoolTask> = []
+    private var ranks: [Rank]
+    /// Moving average of a task's run time, which sets how many tasks a rank holds per worker.
+    private var averageTaskNanoseconds = 0.0
+    private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
+    private var lifetime = PoolLifetime()
+    private var queueWait = DurationHistogram()
+    private var tasksSubmitted = 0
+    private var tasksStarted = 0
+
+    let workerCount: Int
+
+    init(cluster: MPICluster, servers: [MPICluster.Server]) {
+        self.cluster = cluster
+        let now = monotonicNanoseconds()
+        ranks = servers.map {
+            Rank(
+                number: $0.rank,
+                host: $0.host,
+                workers: $0.workers,
+                tally: WorkerTally(name: "rank \($0.rank) on \($0.host)", processID: $0.pid, startNanoseconds: now)
+            )
+        }
+        workerCount = servers.reduce(0) { $0 + $1.workers }
+    }
+
+    // MARK: Submitting
+
+    /// Encodes `job` over `inputs` as one task, queues it and returns its future.
+    func start<J: Job, Value: Sendable>(
+        _ job: J,
+        encoded: EncodedJob<J>? = nil,
+        _ inputs: [J.Input],
+        timeout: Duration?,
+        makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
+    ) -> Future<Value> {
+        let task: TypedPoolTask<J, Value>
+        do {
+            task = try TypedPoolTask(
+                job: job,
+                encodedJob: encoded,
+                inputs: inputs,
+                timeout: timeout,
+                makeValue: makeValue
+            )
+        } catch {
+            return Future(completedWith: .failure(error))
+        }
+        guard task.segments.isEmpty else {
+            // A shared segment is memory of this machine; another rank may be on another machine.
+            task.fail(
+                SpindleError(
+                    .encodingFailed,
+                    "\(J.self) carries a SharedArray or another shared-memory value, which cannot cross to another "
+                        + "MPI rank: send the data itself (an Array) instead"
+                )
+            )
+            return task.future
+        }
+        task.future.setCancelHandler { [self] in cancel(task) }
+        let refusal: SpindleError? = lock.withLock {
+            guard case .running = phase else { return SpindleError.shutDown() }
+            pending.append(task)
+            tasksSubmitted += 1
+            dispatch()
+            return nil
+        }
+        if let refusal { task.fail(refusal) }
+        return task.future
+    }
+
+    /// How many tasks a rank may hold per worker process.
+    private var depth: Int {
+        guard averageTaskNanoseconds > 0 else { return 2 }
+        return min(32, max(2, 1 + Int(100_000 / averageTaskNanoseconds)))
+    }
+
+    /// Sends queued tasks to the ranks with the most room (lock held).
+    private func dispatch() {
+        let depth = self.depth
+        while let task = pending.first {
+            if task.isDone {
+                pending.removeFirst()
+                continue
+            }
+            var best: Int?
+            var bestRoom = 0
+            for index in ranks.indices {
+                let room = ranks[index].workers * depth - ranks[index].inFlight.count
+                if room > bestRoom {
+                    best = index
+                    bestRoom = room
+                }
+            }
+            guard let index = best else { return }
+            pending.removeFirst()
+            let sequence = cluster.nextSequence()
+            task.sequence = sequence
+            TaskMessage.patchSequence(sequence, in: &task.frame)
+            ranks[index].inFlight[sequence] = task
+            cluster.engine.awaited.add(1, ordering: .relaxed)
+            cluster.engine.append(to: ranks[index].number, .tasks) {
+                TaskRecord.append(items: task.items, timeout: task.timeout, frame: task.frame, to: &$0)
+            }
+            // A rank that is lost takes its tasks with it (MPI cannot give them back), so the bytes
+            // are not kept for a second try.
+            task.releasePayload()
+        }
+    }
+
+    /// Cancels a task whose future was cancelled: a queued one is dropped when its turn comes; one on
+    /// a server is skipped there if not begun, or its worker process is killed.
+    private func cancel(_ task: PoolTask) {
+        lock.withLock {
+            for index in ranks.indices where ranks[index].inFlight[task.sequence] === task {
+                cluster.engine.append(to: ranks[index].number, .cancels) {
+                    CancelRecord.append(sequence: task.sequence, onlyIfNotStarted: false, to: &$0)
+                }
+            }
+        }
+        task.fail(SpindleError.cancelled())
+    }
+
+    // MARK: Answers (the MPI thread)
+
+    /// Takes the frames of a `replies` message from `rank`.
+    func receiveReplies(_ message: [UInt8], from rank: Int32) {
+        do {
+            try forEachFrame(in: message) { kind, payload in
+                switch kind {
+                case .started:
+                    let sequence = try SkippedMessage(decoding: payload).sequence
+                    let task: PoolTask? = lock.withLock {
+                        guard let index = index(of: rank), let task = ranks[index].inFlight[sequence] else {
+                            return nil
+                        }
+                        ranks[index].tally.tasksStarted += 1
+                        if !task.hasStarted {
+                            task.hasStarted = true
+                            tasksStarted += 1
+                            queueWait.record(monotonicNanoseconds().saturatingSubtract(task.submittedNanoseconds))
+                        }
+                        return task
+                    }
+                    task?.markRunning()
+                case .result:
+                    let result = try ResultMessage(decoding: payload)
+                    guard let task = finish(result.sequence, on: rank, busyNanoseconds: result.busyNanoseconds) else {
+                        throw WireError("a result for task \(result.sequence), which rank \(rank) does not hold")
+                    }
+                    try task.complete(with: result, segments: nil)
+                    lock.withLock { stopIfDrained() }
+                case .skipped:
+                    let sequence = try SkippedMessage(decoding: payload).sequence
+                    guard let task = finish(sequence, on: rank, busyNanoseconds: nil) else {
+                        throw WireError("a skip of task \(sequence), which rank \(rank) does not hold")
+                    }
+                    task.cancelIfPending()
+                    task.fail(SpindleError.cancelled())
+                    lock.withLock { stopIfDrained() }
+                default:
+                    throw WireError("a server sent a \(kind) frame")
+                }
+            }
+        } catch {
+            // A server of this same program sent what it cannot have meant: nothing more from it
+            // can be trusted. The MPI job cannot go on without it.
+            cluster.fail("rank \(rank) sent a malformed message: \(error)")
+        }
+    }
+
+    private func index(of rank: Int32) -> Int? {
+        ranks.firstIndex { $0.number == rank }
+    }
+
+    /// Takes an answered task off its rank and sends more work.
+    private func finish(_ sequence: UInt32, on rank: Int32, busyNanoseconds: UInt64?) -> PoolTask? {
+        lock.withLock {
+            guard let index = index(of: rank), let task = ranks[index].inFlight.removeValue(forKey: sequence) else {
+                return nil
+            }
+            cluster.engine.awaited.subtract(1, ordering: .relaxed)
+            if let busyNanoseconds {
+                ranks[index].tally.busyNanoseconds &+= busyNanoseconds
+                let sample = Double(busyNanoseconds)
+                averageTaskNanoseconds =
+                    averageTaskNanoseconds == 0 ? sample : 0.8 * averageTaskNanoseconds + 0.2 * sample
+            }
+            dispatch()
+            return task
+        }
+    }
+
+    // MARK: Shutting down
+
+    /// Stops taking work and waits until every task has been answered; with `.immediate`, queued
+    /// work is cancelled first, here at once and on the servers within a round trip.
+    func shutdown(_ mode: ShutdownMode) async {
+        let cancelled: [PoolTask] = lock.withLock {
+            if case .running = phase { phase = .draining }
+            var cancelled: [PoolTask] = []
+            if mode == .immediate {
+                cancelled = Array(pending)
+                pending.removeAll()
+                for rank in ranks {
+                    for sequence in rank.inFlight.keys.sorted() {
+                        cluster.engine.append(to: rank.number, .cancels) {
+                            CancelRecord.append(sequence: sequence, onlyIfNotStarted: true, to: &$0)
+                        }
+                    }
+                }
+            }
+            stopIfDrained()
+            return cancelled
+        }
+        for task in cancelled {
+            task.cancelIfPending()
+            task.fail(SpindleError.cancelled())
+        }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let stopped = lock.withLock {
+                if case .stopped = phase { return true }
+                stopWaiters.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+        cluster.release(self)
+    }
+
+    /// Once draining and nothing is left anywhere, stops and wakes those waiting (lock held). Called
+    /// once an answered task's future is complete, so that a graceful shutdown returns after it.
+    private func stopIfDrained() {
+        guard case .draining = phase, ranks.allSatisfy({ $0.inFlight.isEmpty }), pending.allSatisfy(\.isDone) else {
+            return
+        }
+        pending.removeAll()
+        phase = .stopped
+        let now = monotonicNanoseconds()
+        lifetime.stopNanoseconds = now
+        for index in ranks.indices { ranks[index].tally.exit(at: now) }
+        for waiter in stopWaiters { waiter.resume() }
+        stopWaiters.removeAll()
+    }
+
+    // MARK: Statistics
+
+    var statistics: PoolStatistics {
+        lock.withLock {
+            let live = pending.filter { !$0.isDone }
+            var running = 0
+            var queued = live.count
+            var longest = live.first
+            for rank in ranks {
+                for task in rank.inFlight.values where !task.isDone {
+                    if task.hasStarted {
+                        running += 1
+                    } else {
+                        queued += 1
+                        if longest.map({ task.submittedNanoseconds < $0.submittedNanoseconds }) ?? true {
+                            longest = task
+                        }
+                    }
+                }
+            }
+            return PoolSnapshot(
+                lifetime: lifetime,
+                workerCount: workerCount,
+                tasksSubmitted: tasksSubmitted,
+                tasksQueued: queued,
+                tasksRunning: running,
+                queueWait: .sum(CollectionOfOne(queueWait)),
+                longestWaiting: longest.map { ($0.label, $0.submittedNanoseconds) },
+                workers: ranks.map(\.tally)
+            )
+        }.statistics
+    }
+}

@@ -1,0 +1,149 @@
+internal import Spindle
+
+/// What an MPI message between the driver (rank 0) and a server rank carries, by its MPI tag.
+///
+/// The payloads are the frames of Spindle's wire (the same task and result frames a
+/// ``ProcessPool`` sends its workers), several to a message, so that a burst of small tasks costs
+/// one MPI message per rank rather than one per task.
+enum ClusterTag: Int32 {
+    /// Driver → server: task records (``TaskRecord``), back to back.
+    case tasks = 1
+    /// Driver → server: cancellations (``CancelRecord``), back to back.
+    case cancels = 2
+    /// Driver → server: the program is ending; finish, then leave.
+    case stop = 3
+    /// Server → driver: `started`, `result` and `skipped` frames, back to back.
+    case replies = 4
+    /// Server → driver, once: ``Hello``.
+    case hello = 5
+    /// Server → driver, last: the server has finished and is leaving.
+    case goodbye = 6
+}
+
+/// Driver → server: one task. Layout: items (u32), timeout in nanoseconds (u64, 0 for none), then
+/// the task frame, header included, whose sequence number is the driver's for this task.
+enum TaskRecord {
+    static func append(items: Int, timeout: Duration?, frame: [UInt8], to bytes: inout [UInt8]) {
+        bytes.appendLittleEndian(UInt32(items))
+        bytes.appendLittleEndian(timeout.map { max(1, nanoseconds($0)) } ?? 0)
+        bytes.append(contentsOf: frame)
+    }
+
+    /// Calls `body` with each record of a message: items, timeout, the frame.
+    static func forEach(
+        in message: [UInt8],
+        _ body: (Int, Duration?, [UInt8]) throws -> Void
+    ) throws {
+        try message.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                guard bytes.count - offset >= 12 + Frame.headerSize else { throw WireError("a truncated task record") }
+                let items = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                let timeout = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt64.self))
+                let frameStart = offset + 12
+                let header = try Frame.parseHeader(
+                    UnsafeRawBufferPointer(rebasing: bytes[frameStart..<frameStart + Frame.headerSize])
+                )
+                let frameEnd = frameStart + Frame.headerSize + header.length
+                guard frameEnd <= bytes.count else { throw WireError("a truncated task frame") }
+                try body(items, timeout == 0 ? nil : .nanoseconds(Int64(timeout)), Array(bytes[frameStart..<frameEnd]))
+                offset = frameEnd
+            }
+        }
+    }
+}
+
+/// Driver → server: cancel a task. Layout: the task's sequence number (u32), then whether only a
+/// task that has not started is to be cancelled (u8, 1) or a running one killed too (0).
+enum CancelRecord {
+    static func append(sequence: UInt32, onlyIfNotStarted: Bool, to bytes: inout [UInt8]) {
+        bytes.appendLittleEndian(sequence)
+        bytes.append(onlyIfNotStarted ? 1 : 0)
+    }
+
+    static func forEach(in message: [UInt8], _ body: (UInt32, Bool) -> Void) throws {
+        guard message.count % 5 == 0 else { throw WireError("cancel records of \(message.count) bytes") }
+        message.withUnsafeBytes { bytes in
+            for offset in stride(from: 0, to: bytes.count, by: 5) {
+                let sequence = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                body(sequence, bytes[offset + 4] == 1)
+            }
+        }
+    }
+}
+
+/// Server → driver, once it is ready: the protocol version, its pid, how many worker processes run
+/// its jobs, its host name; or, with zero workers, why it could not start them.
+struct Hello {
+    var version: UInt32 = wireProtocolVersion
+    var pid: Int32
+    var workers: Int
+    var host: String
+    /// Why the server could not start its worker processes; empty when it could.
+    var failure: String
+
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.appendLittleEndian(version)
+        bytes.appendLittleEndian(pid)
+        bytes.appendLittleEndian(UInt32(workers))
+        bytes.appendBlob(host)
+        bytes.appendBlob(failure)
+        return bytes
+    }
+
+    init(pid: Int32, workers: Int, host: String, failure: String) {
+        self.pid = pid
+        self.workers = workers
+        self.host = host
+        self.failure = failure
+    }
+
+    init(decoding message: [UInt8]) throws(WireError) {
+        let decoded = message.withUnsafeBytes { bytes -> Result<Hello, WireError> in
+            Result { () throws(WireError) -> Hello in
+                var cursor = ByteCursor(bytes)
+                let version: UInt32 = try cursor.read()
+                guard version == wireProtocolVersion else {
+                    throw WireError("a server speaks protocol version \(version), the driver \(wireProtocolVersion)")
+                }
+                let pid: Int32 = try cursor.read()
+                let workers = Int(try cursor.read(UInt32.self))
+                let host = try cursor.readString()
+                let failure = try cursor.readString()
+                try cursor.expectEnd()
+                return Hello(pid: pid, workers: workers, host: host, failure: failure)
+            }
+        }
+        self = try decoded.get()
+    }
+}
+
+/// Calls `body` with each frame of a message of frames: its kind and payload.
+func forEachFrame(
+    in message: [UInt8],
+    _ body: (MessageKind, UnsafeRawBufferPointer) throws -> Void
+) throws {
+    try message.withUnsafeBytes { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            guard bytes.count - offset >= Frame.headerSize else { throw WireError("a truncated frame header") }
+            let header = try Frame.parseHeader(
+                UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Frame.headerSize])
+            )
+            let start = offset + Frame.headerSize
+            guard header.attachments == 0, bytes.count - start >= header.length else {
+                throw WireError("a truncated frame, or one with shared segments")
+            }
+            try body(header.kind, UnsafeRawBufferPointer(rebasing: bytes[start..<start + header.length]))
+            offset = start + header.length
+        }
+    }
+}
+
+/// Whole nanoseconds of a duration, at least 0.
+func nanoseconds(_ duration: Duration) -> UInt64 {
+    let (seconds, attoseconds) = duration.components
+    guard seconds >= 0 else { return 0 }
+    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+}

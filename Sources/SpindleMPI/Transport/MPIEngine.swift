@@ -1,0 +1,162 @@
+internal import CMPI
+internal import Glibc
+internal import Spindle
+internal import Synchronization
+
+/// The one thread of this process that makes MPI calls, from `MPI_Init_thread` to `MPI_Finalize`.
+///
+/// Open MPI binds a thread level to the thread that initialised it, and Swift's `await` can resume
+/// on any thread, so no async code calls MPI: callers append records to outboxes (any thread), and
+/// this thread sends them and hands every received message to `receive`, on this thread.
+///
+/// Waiting costs no CPU where it can be avoided. Open MPI's blocking receive polls and burns a core,
+/// so this thread polls without blocking: for 50 µs after the last message it spins; then it sleeps
+/// on a condition between polls, for an eighth of the time it has been idle (50 µs to 1 ms), and is
+/// woken at once when a caller has something to send. With no answer awaited (a driver with no task
+/// out) it sleeps until there is something to send.
+final class MPIEngine: @unchecked Sendable {
+    // @unchecked Sendable: `outboxes`, `sleeping` and `stopRequested` are guarded by `lock`; the
+    // requests in flight are this engine's thread's alone.
+
+    /// How long the thread polls without sleeping after the last message.
+    static let spinNanoseconds: UInt64 = 50_000
+    /// The longest sleep between polls while an answer is awaited.
+    static let longestNap: UInt64 = 1_000_000
+    /// A message's bytes are split below MPI's 32-bit count; one record is never split.
+    static let messageLimit = 1 << 30
+
+    private let lock = ConditionLock(checked: false)
+    /// For each destination, its messages in the order they were begun. Records appended with the
+    /// tag of the last message join it; another tag starts a new one, so that the destination
+    /// receives everything in the order it was appended (a cancellation never overtakes its task).
+    private var outboxes: [Int32: [(tag: Int32, bytes: [UInt8])]] = [:]
+    private var sleeping = false
+    private var stopRequested = false
+    private let hasOutgoing = Atomic<Bool>(false)
+    /// How many answers callers await: while above zero the thread keeps polling for messages.
+    let awaited = Atomic<Int>(0)
+
+    /// Messages being sent, with their buffers, until MPI is done with them.
+    private var sending: [(request: MPI_Request?, buffer: UnsafeMutableRawBufferPointer)] = []
+
+    /// Appends a record to the message for `destination` with `tag`, which leaves with the thread's
+    /// next turn together with every record appended before it.
+    func append(to destination: Int32, _ tag: ClusterTag, _ write: (inout [UInt8]) -> Void) {
+        lock.withLock {
+            var messages = outboxes.removeValue(forKey: destination) ?? []
+            let joinsLast =
+                messages.last.map { $0.tag == tag.rawValue && $0.bytes.count < Self.messageLimit / 2 } ?? false
+            if !joinsLast { messages.append((tag.rawValue, [])) }
+            write(&messages[messages.count - 1].bytes)
+            outboxes[destination] = messages
+            hasOutgoing.store(true, ordering: .releasing)
+            if sleeping { lock.signal() }
+        }
+    }
+
+    /// Sends an empty message (a signal such as `stop`).
+    func signal(_ destination: Int32, _ tag: ClusterTag) {
+        append(to: destination, tag) { _ in }
+    }
+
+    /// Asks the thread to end once everything appended so far has been sent.
+    func requestStop() {
+        lock.withLock {
+            stopRequested = true
+            lock.signal()
+        }
+    }
+
+    /// Runs the thread's loop until ``requestStop()``; `receive` gets every message, in order.
+    func run(receive: (_ source: Int32, _ tag: Int32, _ message: [UInt8]) -> Void) {
+        var lastActivity = monotonicNanoseconds()
+        while true {
+            var active = false
+            if hasOutgoing.load(ordering: .acquiring) { active = sendOutgoing() }
+            if !sending.isEmpty { active = progressSends() || active }
+            active = receiveAll(receive) || active
+            let now = monotonicNanoseconds()
+            if active {
+                lastActivity = now
+                continue
+            }
+            let idle = now &- lastActivity
+            if idle < Self.spinNanoseconds { continue }
+            let expecting = awaited.load(ordering: .relaxed) > 0 || !sending.isEmpty
+            let stop: Bool = lock.withLock {
+                if hasOutgoing.load(ordering: .relaxed) { return false }
+                if stopRequested { return sending.isEmpty }
+                sleeping = true
+                if expecting {
+                    let nap = min(Self.longestNap, max(Self.spinNanoseconds, idle / 8))
+                    _ = lock.wait(untilMonotonicNanoseconds: now + nap)
+                } else {
+                    lock.wait()
+                }
+                sleeping = false
+                return false
+            }
+            if stop { return }
+        }
+    }
+
+    /// Starts sending every outbox; whether there was anything.
+    private func sendOutgoing() -> Bool {
+        let taken: [Int32: [(tag: Int32, bytes: [UInt8])]] = lock.withLock {
+            hasOutgoing.store(false, ordering: .relaxed)
+            defer { outboxes.removeAll(keepingCapacity: true) }
+            return outboxes
+        }
+        for (destination, messages) in taken {
+            for (tag, bytes) in messages {
+                // MPI reads the buffer until the send completes, so it must not move: a copy of our
+                // own, freed once the request completes.
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                var request: MPI_Request?
+                let result = spindle_mpi_isend(buffer.baseAddress, Int32(bytes.count), destination, tag, &request)
+                precondition(result == MPI_SUCCESS, "MPI_Isend failed with \(result)")
+                sending.append((request, buffer))
+            }
+        }
+        return !taken.isEmpty
+    }
+
+    /// Drives the sends in flight; whether one completed.
+    private func progressSends() -> Bool {
+        var completed = false
+        var index = 0
+        while index < sending.count {
+            var done: Int32 = 0
+            _ = spindle_mpi_test(&sending[index].request, &done)
+            if done != 0 {
+                sending[index].buffer.deallocate()
+                sending.swapAt(index, sending.count - 1)
+                sending.removeLast()
+                completed = true
+            } else {
+                index += 1
+            }
+        }
+        return completed
+    }
+
+    /// Receives every message waiting; whether there was one.
+    private func receiveAll(_ receive: (Int32, Int32, [UInt8]) -> Void) -> Bool {
+        var any = false
+        while true {
+            var found: Int32 = 0
+            var source: Int32 = -1
+            var tag: Int32 = -1
+            var count: Int32 = 0
+            guard spindle_mpi_iprobe(&found, &source, &tag, &count) == MPI_SUCCESS, found != 0 else { return any }
+            let message = [UInt8](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
+                let result = spindle_mpi_recv(buffer.baseAddress, count, source, tag)
+                precondition(result == MPI_SUCCESS, "MPI_Recv failed with \(result)")
+                initialized = Int(count)
+            }
+            receive(source, tag, message)
+            any = true
+        }
+    }
+}

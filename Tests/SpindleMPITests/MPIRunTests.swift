@@ -1,0 +1,117 @@
+import Glibc
+import Spindle
+import SpindleMPI
+import Testing
+
+/// Starts `mpirun` over this test binary with a driver and 2 servers, which run
+/// ``MPIUnderMPIRunTests``, and checks that the whole MPI job passed and left nothing behind.
+///
+/// `SPINDLE_SKIP_MPIRUN=1` leaves the MPI job out: CI sets it for the ThreadSanitizer run, where
+/// Open MPI's own uninstrumented threads and shared memory are outside what TSan can judge.
+@Suite(
+    .enabled(if: !MPITestCluster.isUnderMPIRun && MPIRun.path != nil && getenv("SPINDLE_SKIP_MPIRUN") == nil),
+    .timeLimit(.minutes(10))
+)
+struct MPIRunTests {
+    @Test func theMPIPoolTestsPassUnderMPIRunAndTheJobExitsCleanly() throws {
+        let run = try MPIRun.start(
+            ranks: 3,
+            arguments: ["--testing-library", "swift-testing", "--filter", "MPIUnderMPIRunTests"]
+        )
+        let (status, output) = try run.finish(within: 480)
+        let tail = output.split(separator: "\n").suffix(60).joined(separator: "\n")
+        #expect(status == 0, "mpirun exited with \(status); the end of its output:\n\(tail)")
+        #expect(output.contains("passed"), "the end of its output:\n\(tail)")
+        #expect(!output.contains("✘"), "a test failed under mpirun:\n\(tail)")
+        #expect(run.survivors().isEmpty, "processes of the MPI job still run: \(run.survivors())")
+    }
+
+    @Test func withoutMPIRunStartSaysWhatToDo() async throws {
+        do {
+            _ = try await MPIPool.start()
+            Issue.record("MPIPool.start() returned without mpirun")
+        } catch let error as SpindleError {
+            #expect(error.code == .workerStartFailed)
+            #expect(error.message.contains("mpirun -n 3"), "\(error.message)")
+        }
+    }
+}
+
+/// `mpirun` over this test binary, in a process group of its own so that a test that fails or
+/// times out kills everything it started.
+struct MPIRun {
+    /// Where `mpirun` is, if installed.
+    static let path: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { access($0, X_OK) == 0 }
+
+    let pid: pid_t
+    let outputPath: String
+
+    /// Starts `mpirun -n ranks` over this test binary with `arguments`; its output goes to a file.
+    static func start(ranks: Int, arguments: [String]) throws -> MPIRun {
+        let outputPath = "/tmp/spindle-mpirun-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).log"
+        var command = [path!]
+        if getuid() == 0 { command.append("--allow-run-as-root") }
+        // Only shared memory and loopback TCP: probing for network hardware costs MPI_Init ~0.2 s.
+        command += ["--oversubscribe", "-n", "\(ranks)", "--mca", "pml", "ob1", "--mca", "btl", "self,vader,tcp"]
+        command += [siblingExecutable("SpindlePackageTests.xctest")] + arguments
+        let pid = fork()
+        guard pid >= 0 else { throw SpindleError(.systemError, "fork failed") }
+        if pid == 0 {
+            setpgid(0, 0)
+            let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            dup2(fd, 1)
+            dup2(fd, 2)
+            setenv("SPINDLE_HAZARD_CHECKS", "0", 1)
+            let argv = command.map { strdup($0) } + [nil]
+            execv(argv[0]!, argv)
+            _exit(127)
+        }
+        setpgid(pid, pid)
+        return MPIRun(pid: pid, outputPath: outputPath)
+    }
+
+    /// Waits for mpirun to exit, at most `seconds`; kills its process group when it does not. Returns
+    /// its exit status (or 128 + the signal) and its output.
+    func finish(within seconds: Int) throws -> (Int32, String) {
+        var status: Int32 = 0
+        let deadline = time(nil) + seconds
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if time(nil) > deadline {
+                kill(-pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                break
+            }
+            usleep(50_000)
+        }
+        // Whatever is left of the job goes with its group.
+        kill(-pid, SIGKILL)
+        var output: [UInt8] = []
+        if let file = fopen(outputPath, "r") {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = fread(&buffer, 1, buffer.count, file)
+                if n <= 0 { break }
+                output += buffer[..<n]
+            }
+            fclose(file)
+        }
+        unlink(outputPath)
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, String(decoding: output, as: UTF8.self))
+    }
+
+    /// Processes still in the job's process group.
+    func survivors() -> [String] {
+        guard let folder = opendir("/proc") else { return [] }
+        defer { closedir(folder) }
+        var found: [String] = []
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let other = pid_t(name), getpgid(other) == pid else { continue }
+            found.append(name)
+        }
+        return found
+    }
+}
