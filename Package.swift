@@ -113,7 +113,7 @@ if hasOpenMPI {
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(
             name: "SpindleMPI",
-            dependencies: ["CMPI", "Spindle", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: ["CMPI", "CSpindle", "Spindle", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strictSettings
         ),
         // The MPI benchmarks, run under mpirun by scripts/mpi-bench.

@@ -140,6 +140,10 @@ void spindle_keep_large_allocations(void) {
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
+int spindle_set_timer_slack(unsigned long nanoseconds) {
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
+}
+
 void spindle_line_buffer_stdout(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
 }

@@ -6,8 +6,10 @@ import Testing
 /// Starts `mpirun` over this test binary with a driver and 2 servers, which run
 /// ``MPIUnderMPIRunTests``, and checks that the whole MPI job passed and left nothing behind.
 ///
-/// `SPINDLE_SKIP_MPIRUN=1` leaves the MPI job out: CI sets it for the ThreadSanitizer run, where
-/// Open MPI's own uninstrumented threads and shared memory are outside what TSan can judge.
+/// `SPINDLE_SKIP_MPIRUN=1` leaves the MPI job out: `scripts/test` sets it for the whole suite and
+/// then runs these tests on their own, so that the MPI job's five extra processes do not starve
+/// the suite's other tests; CI sets it for the ThreadSanitizer run, where Open MPI's own
+/// uninstrumented threads and shared memory are outside what TSan can judge.
 @Suite(
     .enabled(if: !MPITestCluster.isUnderMPIRun && MPIRun.path != nil && getenv("SPINDLE_SKIP_MPIRUN") == nil),
     .timeLimit(.minutes(10))

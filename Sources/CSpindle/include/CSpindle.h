@@ -71,6 +71,10 @@ void spindle_keep_large_allocations(void);
 /// Makes stdout line-buffered, so that each line reaches a pipe as it is printed.
 void spindle_line_buffer_stdout(void);
 
+/// Sets the calling thread's timer slack (prctl PR_SET_TIMERSLACK), by how much the kernel may
+/// delay the end of its timed sleeps to group wake-ups; 50 µs by default. Returns 0 or -1.
+int spindle_set_timer_slack(unsigned long nanoseconds);
+
 /// Makes the calling process receive SIGKILL when the thread that started it exits (PR_SET_PDEATHSIG).
 int spindle_die_with_parent(void);
 
