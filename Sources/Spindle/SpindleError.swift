@@ -20,7 +20,7 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Storage: Hashable, Sendable, CaseIterable {
             case poolShutDown, cancelled, timedOut, invalidArgument, systemError
-            case workerDied, jobFailed, encodingFailed, protocolError, workerStartFailed, memoryLimitExceeded
+            case workerDied, jobFailed, encodingFailed, protocolError, workerStartFailed, memoryLimitExceeded, rankLost
             case commandNotFound, commandNotRunnable
             case ownerDied, brokenBarrier, closed
         }
@@ -55,6 +55,9 @@ public struct SpindleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static var workerStartFailed: Self { .init(storage: .workerStartFailed) }
         /// The worker process grew past the pool's memory limit and was killed.
         public static var memoryLimitExceeded: Self { .init(storage: .memoryLimitExceeded) }
+        /// A whole server rank of an MPI job went silent (its process or its host died) while the
+        /// task was on it; the message names the rank, its host and how long it had been silent.
+        public static var rankLost: Self { .init(storage: .rankLost) }
 
         /// A command to run and time was not found (a shell exits 127 for it).
         public static var commandNotFound: Self { .init(storage: .commandNotFound) }

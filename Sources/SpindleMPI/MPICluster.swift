@@ -27,8 +27,22 @@ final class MPICluster: @unchecked Sendable {
     private var serverFailures: [String] = []
     private var helloWaiter: UnsafeContinuation<Void, Never>?
     private var goodbyes = 0
+    /// When each server rank was last heard from (monotonic nanoseconds), on the driver.
+    private var lastHeard: [Int32: UInt64] = [:]
+    /// The server ranks given up for lost, on the driver.
+    private var lost: Set<Int32> = []
+    /// The MPI thread's own: when it last sent a heartbeat (servers) or looked for lost ranks (driver).
+    private var lastBeat: UInt64 = 0
+    /// How long a server rank may be silent before the driver gives it up for lost; heartbeats come
+    /// every ``heartbeatInterval``. Set by the driver's first pool.
+    private var lostAfter: UInt64 = 5_000_000_000
+
+    /// How often a server says it is alive.
+    static let heartbeatNanoseconds: UInt64 = 250_000_000
     private var ending = false
     private var finalized = false
+    /// Set when a rank was lost: MPI_Finalize would wait for it for ever.
+    private var leavesWithoutFinalize = false
     /// The pool that owns the servers now, on the driver; one at a time.
     private var driver: MPIDriverCore?
     /// The serving side, on a server rank.
@@ -67,7 +81,9 @@ final class MPICluster: @unchecked Sendable {
     /// The servers, once the driver has heard from all of them.
     static var knownServers: [Server]? {
         guard let cluster = current, cluster.rank == 0 else { return nil }
-        return cluster.lock.withLock { cluster.servers.count == Int(cluster.size) - 1 ? cluster.servers : nil }
+        return cluster.lock.withLock {
+            cluster.servers.count == Int(cluster.size) - 1 ? cluster.servers.sorted { $0.rank < $1.rank } : nil
+        }
     }
 
     /// Whether a launcher started this process as a rank of an MPI job.
@@ -106,8 +122,13 @@ final class MPICluster: @unchecked Sendable {
             }
             if cluster.rank == 0 { cluster.engine.awaited.store(Int(cluster.size) - 1, ordering: .relaxed) }
             started.fire(.success(cluster))
-            cluster.engine.run { source, tag, message in cluster.receive(source, tag, message) }
-            _ = spindle_mpi_finalize()
+            cluster.engine.run(
+                receive: { source, tag, message in cluster.receive(source, tag, message) },
+                turn: { now in cluster.turn(now) }
+            )
+            // MPI_Finalize waits for every rank, a lost one too, for ever (Open MPI 4 has no fault
+            // tolerance): once a rank was lost, the others leave without it.
+            if !cluster.lock.withLock({ cluster.leavesWithoutFinalize }) { _ = spindle_mpi_finalize() }
             cluster.lock.withLock {
                 cluster.finalized = true
                 cluster.lock.broadcast()
@@ -138,7 +159,16 @@ final class MPICluster: @unchecked Sendable {
             lock.withLock { server }?.receive(tag, message, from: source)
             return
         }
+        let silent = lock.withLock {
+            lastHeard[source] = monotonicNanoseconds()
+            return lost.contains(source)
+        }
+        // A rank given up for lost that speaks again was only silent: its tasks have failed and it
+        // gets no more. Its answers (for tasks it no longer holds) are dropped.
+        if silent && tag != .goodbye { return }
         switch tag {
+        case .heartbeat:
+            break
         case .hello:
             let hello: Hello
             do {
@@ -148,6 +178,7 @@ final class MPICluster: @unchecked Sendable {
             }
             engine.awaited.subtract(1, ordering: .relaxed)
             lock.withLock {
+                lastHeard[source] = monotonicNanoseconds()
                 if hello.failure.isEmpty {
                     servers.append(Server(rank: source, pid: hello.pid, workers: hello.workers, host: hello.host))
                 } else {
@@ -177,6 +208,44 @@ final class MPICluster: @unchecked Sendable {
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         spindle_mpi_abort(70)
         exit(70)
+    }
+
+    /// Every turn of the MPI thread: a server says it is alive; the driver looks for ranks that
+    /// went silent and fails what they held.
+    private func turn(_ now: UInt64) {
+        if rank != 0 {
+            guard now &- lastBeat >= Self.heartbeatNanoseconds else { return }
+            lastBeat = now
+            engine.signal(0, .heartbeat)
+            return
+        }
+        guard now &- lastBeat >= 100_000_000 else { return }
+        lastBeat = now
+        let (silent, owner): ([(Int32, UInt64)], MPIDriverCore?) = lock.withLock {
+            var silent: [(Int32, UInt64)] = []
+            for (rank, heard) in lastHeard where !lost.contains(rank) && now &- heard > lostAfter {
+                lost.insert(rank)
+                silent.append((rank, now &- heard))
+            }
+            return (silent, driver)
+        }
+        guard !silent.isEmpty else { return }
+        for (rank, _) in silent {
+            let line = Array(
+                "spindle MPI: rank \(rank) has been silent for \(lostAfter / 1_000_000_000) s and is given up for lost\n"
+                    .utf8
+            )
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
+        owner?.lose(silent)
+    }
+
+    /// The server ranks given up for lost.
+    var lostRanks: Set<Int32> { lock.withLock { lost } }
+
+    /// On a server: the driver says a rank was lost, so this one leaves without MPI_Finalize.
+    func leaveWithoutFinalize() {
+        lock.withLock { leavesWithoutFinalize = true }
     }
 
     // MARK: Driver
@@ -222,9 +291,10 @@ final class MPICluster: @unchecked Sendable {
         }
     }
 
-    /// Makes `core` the pool that owns the servers.
-    func adopt(_ core: MPIDriverCore) throws(SpindleError) {
+    /// Makes `core` the pool that owns the servers; `lostAfter` is how long a server may be silent.
+    func adopt(_ core: MPIDriverCore, lostAfter: Duration) throws(SpindleError) {
         try lock.withLock { () throws(SpindleError) in
+            self.lostAfter = max(Self.heartbeatNanoseconds * 4, nanoseconds(lostAfter))
             guard !ending else { throw SpindleError.shutDown() }
             guard driver == nil else {
                 throw SpindleError(
@@ -250,17 +320,22 @@ final class MPICluster: @unchecked Sendable {
     }
 
     private func end() {
-        let servers = Int(size) - 1
-        lock.withLock { ending = true }
-        engine.awaited.add(servers, ordering: .relaxed)
-        for server in 1..<size { engine.signal(server, .stop) }
-        let deadline = monotonicNanoseconds() &+ 30_000_000_000
+        let live = lock.withLock { () -> [Int32] in
+            ending = true
+            return (1..<size).filter { !lost.contains($0) }
+        }
+        engine.awaited.add(live.count, ordering: .relaxed)
+        let anyLost = lock.withLock { !lost.isEmpty }
+        for server in live { engine.append(to: server, .stop) { $0.append(anyLost ? 1 : 0) } }
+        // A server finishes the tasks it holds first; one that dies meanwhile is given up for lost.
         lock.withLock {
-            while goodbyes < servers && monotonicNanoseconds() < deadline {
-                _ = lock.wait(untilMonotonicNanoseconds: deadline)
+            while goodbyes < live.count - live.count(where: { lost.contains($0) }) {
+                _ = lock.wait(untilMonotonicNanoseconds: monotonicNanoseconds() &+ 100_000_000)
             }
         }
+        lock.withLock { leavesWithoutFinalize = !lost.isEmpty }
         engine.requestStop()
+        let deadline = monotonicNanoseconds() &+ 5_000_000_000
         lock.withLock {
             while !finalized && monotonicNanoseconds() < deadline {
                 _ = lock.wait(untilMonotonicNanoseconds: deadline)

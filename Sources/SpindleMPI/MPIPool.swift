@@ -44,18 +44,26 @@ public final class MPIPool: Pool {
         public var taskTimeout: Duration?
         /// How long the driver waits for every server to be ready.
         public var startTimeout: Duration
+        /// How long a server rank may be silent (servers say they are alive 4 times a second)
+        /// before the driver gives it up for lost: the tasks it holds fail with
+        /// ``SpindleError/Code/rankLost`` and it gets no more. Open MPI 4 normally aborts the whole
+        /// job when a rank dies; under `mpirun --enable-recovery` the others go on, and this is how
+        /// the driver learns of the loss.
+        public var lostRankTimeout: Duration
 
         /// Options with every default.
         public init(
             workersPerRank: Int? = nil,
             processPool: ProcessPool.Options = ProcessPool.Options(),
             taskTimeout: Duration? = nil,
-            startTimeout: Duration = .seconds(60)
+            startTimeout: Duration = .seconds(60),
+            lostRankTimeout: Duration = .seconds(5)
         ) {
             self.workersPerRank = workersPerRank
             self.processPool = processPool
             self.taskTimeout = taskTimeout
             self.startTimeout = startTimeout
+            self.lostRankTimeout = lostRankTimeout
         }
     }
 
@@ -98,10 +106,13 @@ public final class MPIPool: Pool {
     }
 
     private init(cluster: MPICluster, servers: [MPICluster.Server], options: Options) throws {
-        let core = MPIDriverCore(cluster: cluster, servers: servers)
-        try cluster.adopt(core)
+        let lost = cluster.lostRanks
+        let live = servers.filter { !lost.contains($0.rank) }
+        guard !live.isEmpty else { throw SpindleError(.rankLost, "every server rank of the MPI job was lost") }
+        let core = MPIDriverCore(cluster: cluster, servers: live)
+        try cluster.adopt(core, lostAfter: options.lostRankTimeout)
         self.core = core
-        self.servers = servers
+        self.servers = live
         workerCount = core.workerCount
         taskTimeout = options.taskTimeout
     }

@@ -19,7 +19,7 @@ enum MPITestCluster {
     }
 
     /// Joins the MPI job, once; a server rank never returns from here.
-    static func join() async throws {
+    static func join(options: MPIPool.Options = options) async throws {
         if MPIPool.rank != nil { return }
         let pool = try await MPIPool.start(options: options)
         await pool.shutdown()

@@ -38,6 +38,10 @@ final class MPIDriverCore: @unchecked Sendable {
     private var queueWait = DurationHistogram()
     private var tasksSubmitted = 0
     private var tasksStarted = 0
+    /// Why the pool takes no more work although it runs: every rank was lost.
+    private var brokenError: SpindleError?
+    /// The figures of the ranks that were lost.
+    private var lostRanks: [WorkerTally] = []
 
     let workerCount: Int
 
@@ -90,6 +94,7 @@ final class MPIDriverCore: @unchecked Sendable {
         }
         task.future.setCancelHandler { [self] in cancel(task) }
         let refusal: SpindleError? = lock.withLock {
+            if let brokenError { return brokenError }
             guard case .running = phase else { return SpindleError.shutDown() }
             pending.append(task)
             tasksSubmitted += 1
@@ -222,6 +227,43 @@ final class MPIDriverCore: @unchecked Sendable {
         }
     }
 
+    // MARK: Lost ranks (the MPI thread)
+
+    /// Gives up the ranks in `silent` (with how long each has been silent): the tasks they hold
+    /// fail with ``SpindleError/Code/rankLost``, and they get no more. When no rank is left, the
+    /// pool takes no more work.
+    func lose(_ silent: [(rank: Int32, nanoseconds: UInt64)]) {
+        let failures: [(PoolTask, SpindleError)] = lock.withLock {
+            var failures: [(PoolTask, SpindleError)] = []
+            for (rank, quiet) in silent {
+                guard let index = index(of: rank) else { continue }
+                let lostRank = ranks.remove(at: index)
+                cluster.engine.awaited.subtract(lostRank.inFlight.count, ordering: .relaxed)
+                let seconds = Double(quiet / 1_000_000) / 1_000
+                for task in lostRank.inFlight.values where !task.isDone {
+                    let error = SpindleError(
+                        .rankLost,
+                        "rank \(rank) on \(lostRank.host) (pid \(lostRank.tally.processID ?? 0)) was lost while it held "
+                            + "\(task.jobName): nothing was heard from it for \(seconds) s"
+                    )
+                    failures.append((task, error))
+                }
+                lostRanks.append(lostRank.tally)
+            }
+            if ranks.isEmpty {
+                brokenError = SpindleError(.rankLost, "every server rank of the MPI job was lost")
+                failures += pending.filter { !$0.isDone }.map { ($0, brokenError!) }
+                pending.removeAll()
+            }
+            return failures
+        }
+        for (task, error) in failures { task.fail(error) }
+        lock.withLock {
+            dispatch()
+            stopIfDrained()
+        }
+    }
+
     // MARK: Shutting down
 
     /// Stops taking work and waits until every task has been answered; with `.immediate`, queued
@@ -302,7 +344,7 @@ final class MPIDriverCore: @unchecked Sendable {
                 tasksRunning: running,
                 queueWait: .sum(CollectionOfOne(queueWait)),
                 longestWaiting: longest.map { ($0.label, $0.submittedNanoseconds) },
-                workers: ranks.map(\.tally)
+                workers: ranks.map(\.tally) + lostRanks
             )
         }.statistics
     }

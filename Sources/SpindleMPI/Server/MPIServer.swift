@@ -67,9 +67,10 @@ final class MPIServer: @unchecked Sendable {
                     if onlyIfNotStarted { pool.cancelIfNotStarted(task) } else { pool.cancel(task) }
                 }
             case .stop:
+                if message.first == 1 { cluster.leaveWithoutFinalize() }
                 state.withLock { $0.stopping = true }
                 stopIfIdle()
-            case .hello, .replies, .goodbye:
+            case .hello, .replies, .goodbye, .heartbeat:
                 throw WireError("the driver sent a \(tag) message, which only servers send")
             }
         } catch {

@@ -10,7 +10,8 @@ enum ClusterTag: Int32 {
     case tasks = 1
     /// Driver → server: cancellations (``CancelRecord``), back to back.
     case cancels = 2
-    /// Driver → server: the program is ending; finish, then leave.
+    /// Driver → server: the program is ending; finish, then leave. One byte: 1 when a rank was
+    /// lost, so that the server leaves without MPI_Finalize (which would wait for the lost rank).
     case stop = 3
     /// Server → driver: `started`, `result` and `skipped` frames, back to back.
     case replies = 4
@@ -18,6 +19,8 @@ enum ClusterTag: Int32 {
     case hello = 5
     /// Server → driver, last: the server has finished and is leaving.
     case goodbye = 6
+    /// Server → driver, every ``MPICluster/heartbeatInterval``: this rank is alive.
+    case heartbeat = 7
 }
 
 /// Driver → server: one task. Layout: items (u32), timeout in nanoseconds (u64, 0 for none), then

@@ -37,6 +37,7 @@ final class MPIEngine: @unchecked Sendable {
     private var outboxes: [Int32: [(tag: Int32, bytes: [UInt8])]] = [:]
     private var sleeping = false
     private var stopRequested = false
+    private var stopDeadline: UInt64?
     private let hasOutgoing = Atomic<Bool>(false)
     /// How many answers callers await: while above zero the thread keeps polling for messages.
     let awaited = Atomic<Int>(0)
@@ -72,8 +73,10 @@ final class MPIEngine: @unchecked Sendable {
         }
     }
 
-    /// Runs the thread's loop until ``requestStop()``; `receive` gets every message, in order.
-    func run(receive: (_ source: Int32, _ tag: Int32, _ message: [UInt8]) -> Void) {
+    /// Runs the thread's loop until ``requestStop()``; `receive` gets every message, in order, and
+    /// `turn` is called on every turn of the loop, at least every millisecond while an answer is
+    /// awaited, with the time.
+    func run(receive: (_ source: Int32, _ tag: Int32, _ message: [UInt8]) -> Void, turn: (UInt64) -> Void) {
         // The kernel may end a timed sleep up to the thread's timer slack late, 50 µs by default: more
         // than most naps here. With 1 µs, a round trip through the MPI threads took 290 µs, not 500.
         _ = spindle_set_timer_slack(1_000)
@@ -84,6 +87,7 @@ final class MPIEngine: @unchecked Sendable {
             if !sending.isEmpty { active = progressSends() || active }
             active = receiveAll(receive) || active
             let now = monotonicNanoseconds()
+            turn(now)
             if active {
                 lastActivity = now
                 continue
@@ -93,7 +97,11 @@ final class MPIEngine: @unchecked Sendable {
             let expecting = awaited.load(ordering: .relaxed) > 0 || !sending.isEmpty
             let stop: Bool = lock.withLock {
                 if hasOutgoing.load(ordering: .relaxed) { return false }
-                if stopRequested { return sending.isEmpty }
+                // A send to a rank that died may never complete: the end waits for it 2 s at most.
+                if stopRequested {
+                    stopDeadline = stopDeadline ?? now &+ 2_000_000_000
+                    if sending.isEmpty || now >= stopDeadline! { return true }
+                }
                 sleeping = true
                 if expecting {
                     let nap = min(Self.longestNap, max(Self.shortestNap, idle / Self.napDivisor))
