@@ -151,12 +151,12 @@ final class MPICluster: @unchecked Sendable {
 
     // MARK: Messages (the MPI thread)
 
-    private func receive(_ source: Int32, _ rawTag: Int32, _ message: [UInt8]) {
+    private func receive(_ source: Int32, _ rawTag: Int32, _ message: consuming [UInt8]) {
         guard let tag = ClusterTag(rawValue: rawTag) else {
             fail("rank \(source) sent a message with the unknown tag \(rawTag)")
         }
         if rank != 0 {
-            lock.withLock { server }?.receive(tag, message, from: source)
+            lock.withLock { server }?.receive(tag, consume message, from: source)
             return
         }
         let silent = lock.withLock {
@@ -326,7 +326,7 @@ final class MPICluster: @unchecked Sendable {
         }
         engine.awaited.add(live.count, ordering: .relaxed)
         let anyLost = lock.withLock { !lost.isEmpty }
-        for server in live { engine.append(to: server, .stop) { $0.append(anyLost ? 1 : 0) } }
+        for server in live { engine.append(to: server, .stop) { $0.appendLittleEndian(UInt8(anyLost ? 1 : 0)) } }
         // A server finishes the tasks it holds first; one that dies meanwhile is given up for lost.
         lock.withLock {
             while goodbyes < live.count - live.count(where: { lost.contains($0) }) {

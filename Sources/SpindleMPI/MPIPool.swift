@@ -144,14 +144,7 @@ public final class MPIPool: Pool {
         _ inputs: Inputs,
         options: MapOptions
     ) -> MapResults<J.Output> where Inputs.Element == J.Input {
-        var options = options
-        options.timeout = options.timeout ?? taskTimeout
-        // Enough chunks in flight that no worker waits for a round trip to the driver.
-        options.runAhead = options.runAhead ?? 16 * workerCount
-        let encoded = try? EncodedJob(job)
-        return MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
-            self.core.start(job, encoded: encoded, chunk, timeout: timeout) { .success($0) }
-        }
+        core.map(job, inputs, options: options, taskTimeout: taskTimeout, workerCount: workerCount, keeping: self)
     }
 
     /// How long tasks waited before a worker began them, which waits longest now, and each server

@@ -10,7 +10,7 @@ import Testing
 struct MPILostRankTests {
     @Test func aServerRankThatDiesIsReportedAndThePoolGoesOn() async throws {
         var options = MPITestCluster.options
-        options.lostRankTimeout = .seconds(1)
+        options.lostRankTimeout = .seconds(2)
         try await MPITestCluster.join(options: options)
         let pool = try MPIPool(options: options)
         // One task held on each rank (each has one worker; the least loaded rank gets the next task).

@@ -10,7 +10,9 @@ import Testing
 /// then runs these tests on their own, so that the MPI job's five extra processes do not starve
 /// the suite's other tests; CI sets it for the ThreadSanitizer run, where Open MPI's own
 /// uninstrumented threads and shared memory are outside what TSan can judge.
+// Serialized: two MPI jobs at once would starve each other, and a starved server can look lost.
 @Suite(
+    .serialized,
     .enabled(if: !MPITestCluster.isUnderMPIRun && MPIRun.path != nil && getenv("SPINDLE_SKIP_MPIRUN") == nil),
     .timeLimit(.minutes(10))
 )

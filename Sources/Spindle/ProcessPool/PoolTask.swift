@@ -3,6 +3,7 @@
 ///
 /// The engine's fields (`worker`, `sequence`, `attempts`) are only touched with the engine's lock
 /// held; the typed operations complete the future and may run on any thread.
+@usableFromInline
 package class PoolTask: @unchecked Sendable {
     /// The task frame; its sequence number is rewritten for each worker it is sent to.
     package var frame: [UInt8]

@@ -167,18 +167,7 @@ public final class ProcessPool: Pool {
         _ inputs: Inputs,
         options: MapOptions
     ) -> MapResults<J.Output> where Inputs.Element == J.Input {
-        var options = options
-        options.timeout = options.timeout ?? taskTimeout
-        // A message to a worker and back takes tens of microseconds: keep enough chunks in flight
-        // that workers never wait for the next one, even when every item is its own chunk.
-        options.runAhead = options.runAhead ?? 16 * workerCount
-        // The sequence holds the pool itself: a pool only referenced by a map still being consumed
-        // must not shut down under it.
-        // The job is encoded once for all chunks; if it cannot be, each chunk reports why.
-        let encoded = try? EncodedJob(job)
-        return MapResults(inputs: inputs, options: options, workerCount: workerCount) { chunk, timeout in
-            self.core.start(job, encoded: encoded, chunk, timeout: timeout) { .success($0) }
-        }
+        core.map(job, inputs, options: options, taskTimeout: taskTimeout, workerCount: workerCount, keeping: self)
     }
 
     /// Runs `job` over `inputs`, in order, as one task in a worker process, with the pool's task

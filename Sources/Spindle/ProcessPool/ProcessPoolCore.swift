@@ -19,7 +19,7 @@ internal import HeapModule
 /// Crash bookkeeping relies on each worker's ``SharedPage``: it shows which task and item the
 /// worker was running when it died, so that only that item fails and the rest is retried.
 @usableFromInline
-final class ProcessPoolCore: @unchecked Sendable {
+final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
     // @unchecked Sendable: the mutable state is only touched with `lock` held, except what the
     // supervisor thread alone uses (documented on each field).
 
@@ -123,34 +123,9 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     // MARK: Submitting
 
-    /// Encodes `job` over `inputs` as one task, queues it and returns its future.
-    @usableFromInline
-    func start<J: Job, Value: Sendable>(
-        _ job: J,
-        encoded: EncodedJob<J>? = nil,
-        _ inputs: [J.Input],
-        timeout: Duration?,
-        makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
-    ) -> Future<Value> {
-        let task: TypedPoolTask<J, Value>
-        do {
-            task = try TypedPoolTask(
-                job: job,
-                encodedJob: encoded,
-                inputs: inputs,
-                timeout: timeout,
-                makeValue: makeValue
-            )
-        } catch {
-            return Future(completedWith: .failure(error))
-        }
-        task.future.setCancelHandler { [self] in cancel(task) }
-        submit(task)
-        return task.future
-    }
-
     /// Queues an encoded task, or fails it at once when the pool no longer takes work.
-    func submit(_ task: PoolTask) {
+    @usableFromInline
+    package func submit(_ task: PoolTask) {
         let refusal: SpindleError? = lock.withLock {
             if let brokenError { return brokenError }
             guard case .running = phase else { return SpindleError.shutDown() }
@@ -175,7 +150,8 @@ final class ProcessPoolCore: @unchecked Sendable {
 
     /// Stops a task whose future was cancelled or abandoned: a task still queued in a worker is
     /// marked so the worker skips it; a running one has its worker killed (and replaced).
-    func cancel(_ task: PoolTask) {
+    @usableFromInline
+    package func cancel(_ task: PoolTask) {
         lock.withLock {
             // Queued here (perhaps again, after its worker died) or on a dying worker: failing the
             // future is enough; it is dropped when its turn comes.

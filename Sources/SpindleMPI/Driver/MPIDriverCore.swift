@@ -11,7 +11,7 @@ internal import Spindle
 ///
 /// A task's future stays pending until its server says a worker process has begun it (a `started`
 /// frame), so cancelling a queued task, here or on a server, never runs it.
-final class MPIDriverCore: @unchecked Sendable {
+final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
     // @unchecked Sendable: the mutable state is only touched with `lock` held.
 
     struct Rank {
@@ -61,38 +61,19 @@ final class MPIDriverCore: @unchecked Sendable {
 
     // MARK: Submitting
 
-    /// Encodes `job` over `inputs` as one task, queues it and returns its future.
-    func start<J: Job, Value: Sendable>(
-        _ job: J,
-        encoded: EncodedJob<J>? = nil,
-        _ inputs: [J.Input],
-        timeout: Duration?,
-        makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
-    ) -> Future<Value> {
-        let task: TypedPoolTask<J, Value>
-        do {
-            task = try TypedPoolTask(
-                job: job,
-                encodedJob: encoded,
-                inputs: inputs,
-                timeout: timeout,
-                makeValue: makeValue
-            )
-        } catch {
-            return Future(completedWith: .failure(error))
-        }
+    /// Queues an encoded task, or fails it at once when the pool no longer takes work.
+    func submit(_ task: PoolTask) {
         guard task.segments.isEmpty else {
             // A shared segment is memory of this machine; another rank may be on another machine.
             task.fail(
                 SpindleError(
                     .encodingFailed,
-                    "\(J.self) carries a SharedArray or another shared-memory value, which cannot cross to another "
-                        + "MPI rank: send the data itself (an Array) instead"
+                    "\(task.jobName) carries a SharedArray or another shared-memory value, which cannot cross to "
+                        + "another MPI rank: send the data itself (an Array) instead"
                 )
             )
-            return task.future
+            return
         }
-        task.future.setCancelHandler { [self] in cancel(task) }
         let refusal: SpindleError? = lock.withLock {
             if let brokenError { return brokenError }
             guard case .running = phase else { return SpindleError.shutDown() }
@@ -102,7 +83,6 @@ final class MPIDriverCore: @unchecked Sendable {
             return nil
         }
         if let refusal { task.fail(refusal) }
-        return task.future
     }
 
     /// How many tasks a rank may hold per worker process.
@@ -135,8 +115,8 @@ final class MPIDriverCore: @unchecked Sendable {
             TaskMessage.patchSequence(sequence, in: &task.frame)
             ranks[index].inFlight[sequence] = task
             cluster.engine.awaited.add(1, ordering: .relaxed)
-            cluster.engine.append(to: ranks[index].number, .tasks) {
-                TaskRecord.append(items: task.items, timeout: task.timeout, frame: task.frame, to: &$0)
+            cluster.engine.append(to: ranks[index].number, .tasks, size: task.frame.count + TaskRecord.trailerSize) {
+                TaskRecord.append(items: task.items, timeout: task.timeout, frame: task.frame, to: $0)
             }
             // A rank that is lost takes its tasks with it (MPI cannot give them back), so the bytes
             // are not kept for a second try.
@@ -146,11 +126,11 @@ final class MPIDriverCore: @unchecked Sendable {
 
     /// Cancels a task whose future was cancelled: a queued one is dropped when its turn comes; one on
     /// a server is skipped there if not begun, or its worker process is killed.
-    private func cancel(_ task: PoolTask) {
+    func cancel(_ task: PoolTask) {
         lock.withLock {
             for index in ranks.indices where ranks[index].inFlight[task.sequence] === task {
                 cluster.engine.append(to: ranks[index].number, .cancels) {
-                    CancelRecord.append(sequence: task.sequence, onlyIfNotStarted: false, to: &$0)
+                    CancelRecord.append(sequence: task.sequence, onlyIfNotStarted: false, to: $0)
                 }
             }
         }
@@ -278,7 +258,7 @@ final class MPIDriverCore: @unchecked Sendable {
                 for rank in ranks {
                     for sequence in rank.inFlight.keys.sorted() {
                         cluster.engine.append(to: rank.number, .cancels) {
-                            CancelRecord.append(sequence: sequence, onlyIfNotStarted: true, to: &$0)
+                            CancelRecord.append(sequence: sequence, onlyIfNotStarted: true, to: $0)
                         }
                     }
                 }

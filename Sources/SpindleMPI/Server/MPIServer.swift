@@ -43,7 +43,7 @@ final class MPIServer: @unchecked Sendable {
             failure = "could not start its worker processes: \((error as? SpindleError)?.message ?? "\(error)")"
         }
         let hello = Hello(pid: getpid(), workers: workers, host: cluster.host, failure: failure).encoded()
-        cluster.engine.append(to: 0, .hello) { $0 += hello }
+        cluster.engine.append(to: 0, .hello) { $0.append(hello) }
     }
 
     /// The CPUs of this node shared among the ranks on it.
@@ -53,12 +53,12 @@ final class MPIServer: @unchecked Sendable {
     }
 
     /// Takes a message from the driver (the MPI thread).
-    func receive(_ tag: ClusterTag, _ message: [UInt8], from source: Int32) {
+    func receive(_ tag: ClusterTag, _ message: consuming [UInt8], from source: Int32) {
         guard source == 0 else { cluster.fail("rank \(source) sent a server a message; only the driver may") }
         do {
             switch tag {
             case .tasks:
-                try TaskRecord.forEach(in: message) { items, timeout, frame in
+                try TaskRecord.forEach(in: consume message) { items, timeout, frame in
                     try run(frame, items: items, timeout: timeout)
                 }
             case .cancels:
@@ -85,9 +85,9 @@ final class MPIServer: @unchecked Sendable {
             items: items,
             timeout: timeout,
             place: place,
-            started: { started in engine.append(to: 0, .replies) { $0 += started } },
+            started: { started in engine.append(to: 0, .replies) { $0.append(started) } },
             answer: { [self] answer in
-                engine.append(to: 0, .replies) { $0 += answer }
+                engine.append(to: 0, .replies, size: answer.count) { $0.append(answer) }
                 answered(answer)
             }
         )

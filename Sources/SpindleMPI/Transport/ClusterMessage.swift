@@ -23,45 +23,57 @@ enum ClusterTag: Int32 {
     case heartbeat = 7
 }
 
-/// Driver → server: one task. Layout: items (u32), timeout in nanoseconds (u64, 0 for none), then
-/// the task frame, header included, whose sequence number is the driver's for this task.
+/// Driver → server: one task. Layout: the task frame, header included, whose sequence number is
+/// the driver's for this task; then items (u32) and the timeout in nanoseconds (u64, 0 for none).
+/// The numbers trail the frame so that a message of one large task gives up its frame uncopied.
 enum TaskRecord {
-    static func append(items: Int, timeout: Duration?, frame: [UInt8], to bytes: inout [UInt8]) {
-        bytes.appendLittleEndian(UInt32(items))
-        bytes.appendLittleEndian(timeout.map { max(1, nanoseconds($0)) } ?? 0)
-        bytes.append(contentsOf: frame)
+    static let trailerSize = 12
+
+    static func append(items: Int, timeout: Duration?, frame: [UInt8], to buffer: MessageBuffer) {
+        buffer.append(frame)
+        buffer.appendLittleEndian(UInt32(items))
+        buffer.appendLittleEndian(timeout.map { max(1, nanoseconds($0)) } ?? 0)
     }
 
     /// Calls `body` with each record of a message: items, timeout, the frame.
     static func forEach(
-        in message: [UInt8],
+        in message: consuming [UInt8],
         _ body: (Int, Duration?, [UInt8]) throws -> Void
     ) throws {
+        var records: [(items: Int, timeout: Duration?, range: Range<Int>)] = []
         try message.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
-                guard bytes.count - offset >= 12 + Frame.headerSize else { throw WireError("a truncated task record") }
-                let items = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-                let timeout = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt64.self))
-                let frameStart = offset + 12
+                guard bytes.count - offset >= Frame.headerSize + trailerSize else {
+                    throw WireError("a truncated task record")
+                }
                 let header = try Frame.parseHeader(
-                    UnsafeRawBufferPointer(rebasing: bytes[frameStart..<frameStart + Frame.headerSize])
+                    UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Frame.headerSize])
                 )
-                let frameEnd = frameStart + Frame.headerSize + header.length
-                guard frameEnd <= bytes.count else { throw WireError("a truncated task frame") }
-                try body(items, timeout == 0 ? nil : .nanoseconds(Int64(timeout)), Array(bytes[frameStart..<frameEnd]))
-                offset = frameEnd
+                let frameEnd = offset + Frame.headerSize + header.length
+                guard frameEnd + trailerSize <= bytes.count else { throw WireError("a truncated task record") }
+                let items = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: frameEnd, as: UInt32.self)))
+                let timeout = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: frameEnd + 4, as: UInt64.self))
+                records.append((items, timeout == 0 ? nil : .nanoseconds(Int64(timeout)), offset..<frameEnd))
+                offset = frameEnd + trailerSize
             }
         }
+        if records.count == 1 {
+            var frame = consume message
+            frame.removeLast(trailerSize)
+            try body(records[0].items, records[0].timeout, frame)
+            return
+        }
+        for record in records { try body(record.items, record.timeout, Array(message[record.range])) }
     }
 }
 
 /// Driver → server: cancel a task. Layout: the task's sequence number (u32), then whether only a
 /// task that has not started is to be cancelled (u8, 1) or a running one killed too (0).
 enum CancelRecord {
-    static func append(sequence: UInt32, onlyIfNotStarted: Bool, to bytes: inout [UInt8]) {
-        bytes.appendLittleEndian(sequence)
-        bytes.append(onlyIfNotStarted ? 1 : 0)
+    static func append(sequence: UInt32, onlyIfNotStarted: Bool, to buffer: MessageBuffer) {
+        buffer.appendLittleEndian(sequence)
+        buffer.appendLittleEndian(UInt8(onlyIfNotStarted ? 1 : 0))
     }
 
     static func forEach(in message: [UInt8], _ body: (UInt32, Bool) -> Void) throws {

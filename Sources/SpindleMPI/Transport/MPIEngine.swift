@@ -34,7 +34,7 @@ final class MPIEngine: @unchecked Sendable {
     /// For each destination, its messages in the order they were begun. Records appended with the
     /// tag of the last message join it; another tag starts a new one, so that the destination
     /// receives everything in the order it was appended (a cancellation never overtakes its task).
-    private var outboxes: [Int32: [(tag: Int32, bytes: [UInt8])]] = [:]
+    private var outboxes: [Int32: [(tag: Int32, buffer: MessageBuffer)]] = [:]
     private var sleeping = false
     private var stopRequested = false
     private var stopDeadline: UInt64?
@@ -43,17 +43,20 @@ final class MPIEngine: @unchecked Sendable {
     let awaited = Atomic<Int>(0)
 
     /// Messages being sent, with their buffers, until MPI is done with them.
-    private var sending: [(request: MPI_Request?, buffer: UnsafeMutableRawBufferPointer)] = []
+    private var sending: [(request: MPI_Request?, buffer: MessageBuffer)] = []
 
     /// Appends a record to the message for `destination` with `tag`, which leaves with the thread's
     /// next turn together with every record appended before it.
-    func append(to destination: Int32, _ tag: ClusterTag, _ write: (inout [UInt8]) -> Void) {
+    ///
+    /// - Parameter size: about how many bytes the record takes, so that a large one gets a message
+    ///   buffer of its size at once.
+    func append(to destination: Int32, _ tag: ClusterTag, size: Int = 0, _ write: (MessageBuffer) -> Void) {
         lock.withLock {
             var messages = outboxes.removeValue(forKey: destination) ?? []
             let joinsLast =
-                messages.last.map { $0.tag == tag.rawValue && $0.bytes.count < Self.messageLimit / 2 } ?? false
-            if !joinsLast { messages.append((tag.rawValue, [])) }
-            write(&messages[messages.count - 1].bytes)
+                messages.last.map { $0.tag == tag.rawValue && $0.buffer.count + size < Self.messageLimit / 2 } ?? false
+            if !joinsLast { messages.append((tag.rawValue, MessageBuffer(capacity: size))) }
+            write(messages[messages.count - 1].buffer)
             outboxes[destination] = messages
             hasOutgoing.store(true, ordering: .releasing)
             if sleeping { lock.signal() }
@@ -76,7 +79,7 @@ final class MPIEngine: @unchecked Sendable {
     /// Runs the thread's loop until ``requestStop()``; `receive` gets every message, in order, and
     /// `turn` is called on every turn of the loop, at least every millisecond while an answer is
     /// awaited, with the time.
-    func run(receive: (_ source: Int32, _ tag: Int32, _ message: [UInt8]) -> Void, turn: (UInt64) -> Void) {
+    func run(receive: (_ source: Int32, _ tag: Int32, _ message: consuming [UInt8]) -> Void, turn: (UInt64) -> Void) {
         // The kernel may end a timed sleep up to the thread's timer slack late, 50 µs by default: more
         // than most naps here. With 1 µs, a round trip through the MPI threads took 290 µs, not 500.
         _ = spindle_set_timer_slack(1_000)
@@ -118,19 +121,16 @@ final class MPIEngine: @unchecked Sendable {
 
     /// Starts sending every outbox; whether there was anything.
     private func sendOutgoing() -> Bool {
-        let taken: [Int32: [(tag: Int32, bytes: [UInt8])]] = lock.withLock {
+        let taken: [Int32: [(tag: Int32, buffer: MessageBuffer)]] = lock.withLock {
             hasOutgoing.store(false, ordering: .relaxed)
             defer { outboxes.removeAll(keepingCapacity: true) }
             return outboxes
         }
         for (destination, messages) in taken {
-            for (tag, bytes) in messages {
-                // MPI reads the buffer until the send completes, so it must not move: a copy of our
-                // own, freed once the request completes.
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
-                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            for (tag, buffer) in messages {
+                // The buffer stays in `sending`, unmoved and alive, until the request completes.
                 var request: MPI_Request?
-                let result = spindle_mpi_isend(buffer.baseAddress, Int32(bytes.count), destination, tag, &request)
+                let result = spindle_mpi_isend(buffer.base, Int32(buffer.count), destination, tag, &request)
                 precondition(result == MPI_SUCCESS, "MPI_Isend failed with \(result)")
                 sending.append((request, buffer))
             }
@@ -146,7 +146,6 @@ final class MPIEngine: @unchecked Sendable {
             var done: Int32 = 0
             _ = spindle_mpi_test(&sending[index].request, &done)
             if done != 0 {
-                sending[index].buffer.deallocate()
                 sending.swapAt(index, sending.count - 1)
                 sending.removeLast()
                 completed = true
@@ -158,7 +157,7 @@ final class MPIEngine: @unchecked Sendable {
     }
 
     /// Receives every message waiting; whether there was one.
-    private func receiveAll(_ receive: (Int32, Int32, [UInt8]) -> Void) -> Bool {
+    private func receiveAll(_ receive: (Int32, Int32, consuming [UInt8]) -> Void) -> Bool {
         var any = false
         while true {
             var found: Int32 = 0
@@ -171,7 +170,7 @@ final class MPIEngine: @unchecked Sendable {
                 precondition(result == MPI_SUCCESS, "MPI_Recv failed with \(result)")
                 initialized = Int(count)
             }
-            receive(source, tag, message)
+            receive(source, tag, consume message)
             any = true
         }
     }
