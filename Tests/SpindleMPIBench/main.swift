@@ -120,7 +120,7 @@ if mode == "idle" || mode == "all" {
     let pids = [getpid()] + pool.serverProcessIDs
     let before = pids.map { cpuSeconds(ofProcessTree: $0) }
     let start = now()
-    try await Task.sleep(for: .seconds(1))
+    try await Task.sleep(for: .seconds(getenv("SPINDLE_IDLE_SECONDS").flatMap { Int(String(cString: $0)) } ?? 1))
     let wall = Double(now() - start) / 1e9
     let after = pids.map { cpuSeconds(ofProcessTree: $0) }
     var parts: [String] = []

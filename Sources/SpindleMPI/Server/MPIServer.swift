@@ -28,7 +28,8 @@ final class MPIServer: @unchecked Sendable {
     /// Starts the worker processes and says hello to the driver, with their number or why they
     /// could not start.
     func start() {
-        // A server keeps polling for the driver's messages, however idle.
+        // A server keeps polling for the driver's messages, however idle (the 1), and counts the
+        // tasks it holds, whose answers it awaits from its workers.
         cluster.engine.awaited.store(1, ordering: .relaxed)
         var failure = ""
         var workers = 0
@@ -92,6 +93,7 @@ final class MPIServer: @unchecked Sendable {
             }
         )
         state.withLock { $0.tasks[task.replySequence] = task }
+        engine.awaited.add(1, ordering: .relaxed)
         guard let pool else {
             task.fail(SpindleError(.workerStartFailed, "\(place) has no worker processes"))
             return
@@ -104,7 +106,8 @@ final class MPIServer: @unchecked Sendable {
         let sequence = frame.withUnsafeBytes {
             UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: Frame.headerSize, as: UInt32.self))
         }
-        state.withLock { _ = $0.tasks.removeValue(forKey: sequence) }
+        let held = state.withLock { $0.tasks.removeValue(forKey: sequence) != nil }
+        if held { cluster.engine.awaited.subtract(1, ordering: .relaxed) }
         stopIfIdle()
     }
 

@@ -11,9 +11,10 @@ internal import Synchronization
 /// this thread sends them and hands every received message to `receive`, on this thread.
 ///
 /// Waiting costs no CPU where it can be avoided. Open MPI's blocking receive polls and burns a core,
-/// so this thread polls without blocking: for 20 µs after the last message it spins; then it sleeps
-/// on a condition between polls, for a sixteenth of the time it has been idle (5 µs to 1 ms), and is
-/// woken at once when a caller has something to send. With no answer awaited (a driver with no task
+/// so this thread polls without blocking: after the last message it spins, for 120 µs while at most
+/// two answers are awaited (one job at a time: the next message is a round trip away) and 20 µs
+/// otherwise; then it sleeps on a condition between polls, for a sixteenth of the time it has been
+/// idle (5 µs to 2 ms), and is woken at once when a caller has something to send. With no answer awaited (a driver with no task
 /// out) it sleeps until there is something to send.
 final class MPIEngine: @unchecked Sendable {
     // @unchecked Sendable: `outboxes`, `sleeping` and `stopRequested` are guarded by `lock`; the
@@ -21,8 +22,11 @@ final class MPIEngine: @unchecked Sendable {
 
     /// How long the thread polls without sleeping after the last message.
     static let spinNanoseconds: UInt64 = 20_000
-    /// The longest sleep between polls while an answer is awaited.
-    static let longestNap: UInt64 = 1_000_000
+    /// How long it spins instead while at most two answers are awaited: one job at a time, where
+    /// the next message comes within a round trip and a nap would add its own wake-up to each.
+    static let latencySpinNanoseconds: UInt64 = 120_000
+    /// The longest sleep between polls: the latency a rank idle for long adds to the next message.
+    static let longestNap: UInt64 = 2_000_000
     /// The shortest sleep between polls.
     static let shortestNap: UInt64 = 5_000
     /// A sleep between polls lasts this fraction of the time since the last message.
@@ -96,8 +100,11 @@ final class MPIEngine: @unchecked Sendable {
                 continue
             }
             let idle = now &- lastActivity
-            if idle < Self.spinNanoseconds { continue }
-            let expecting = awaited.load(ordering: .relaxed) > 0 || !sending.isEmpty
+            let awaiting = awaited.load(ordering: .relaxed)
+            // Many answers awaited come often enough by themselves, and spinning would take the CPU
+            // their jobs need; a few are a round trip away, which a nap would only lengthen.
+            if idle < (awaiting <= 2 ? Self.latencySpinNanoseconds : Self.spinNanoseconds) { continue }
+            let expecting = awaiting > 0 || !sending.isEmpty
             let stop: Bool = lock.withLock {
                 if hasOutgoing.load(ordering: .relaxed) { return false }
                 // A send to a rank that died may never complete: the end waits for it 2 s at most.
