@@ -32,8 +32,22 @@ public final class MPIPool: Pool {
     /// How an ``MPIPool`` runs. Every rank calls ``start(options:)`` with the same options (it is the
     /// same program): the driver reads `taskTimeout` and `startTimeout`, the servers the rest.
     public struct Options: Sendable {
-        /// Worker processes on each server rank; by default this node's CPUs divided among the
-        /// ranks started on it (at least 1).
+        /// Where a server rank runs its jobs.
+        public enum Execution: Sendable, Hashable {
+            /// In worker processes of its own (a ``ProcessPool`` on its node): a job that crashes,
+            /// exits or is killed fails alone, and a timeout or cancellation kills its worker. The
+            /// default.
+            case workerProcesses
+            /// On threads of the rank process itself: no hop to a worker process, so a task costs
+            /// less, but a job that crashes takes its rank down (and Open MPI 4 the whole MPI job
+            /// with it), and a timeout or cancellation can only ask a job to stop.
+            case rankThreads
+        }
+
+        /// Where each server rank runs its jobs: worker processes (the default) or its own threads.
+        public var execution: Execution
+        /// Worker processes (or threads) on each server rank; by default this node's CPUs divided
+        /// among the ranks started on it (at least 1).
         public var workersPerRank: Int?
         /// The options of each server rank's ``ProcessPool``: its worker executable (by default this
         /// same program), recycling, memory limit, initializer, environment. Its task timeout is
@@ -53,12 +67,14 @@ public final class MPIPool: Pool {
 
         /// Options with every default.
         public init(
+            execution: Execution = .workerProcesses,
             workersPerRank: Int? = nil,
             processPool: ProcessPool.Options = ProcessPool.Options(),
             taskTimeout: Duration? = nil,
             startTimeout: Duration = .seconds(60),
             lostRankTimeout: Duration = .seconds(5)
         ) {
+            self.execution = execution
             self.workersPerRank = workersPerRank
             self.processPool = processPool
             self.taskTimeout = taskTimeout

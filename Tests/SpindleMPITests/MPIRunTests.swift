@@ -18,8 +18,19 @@ import Testing
 )
 struct MPIRunTests {
     @Test func theMPIPoolTestsPassUnderMPIRunAndTheJobExitsCleanly() throws {
+        try expectMPIPoolTestsPass()
+    }
+
+    @Test func theMPIPoolTestsPassWithJobsOnTheRanksOwnThreads() throws {
+        try expectMPIPoolTestsPass(mpirunOptions: ["-x", "SPINDLE_MPI_EXECUTION=rankThreads"])
+    }
+
+    /// Runs ``MPIUnderMPIRunTests`` in an MPI job of a driver and 2 servers: every test passes,
+    /// `mpirun` exits 0, and nothing of the job is left running.
+    private func expectMPIPoolTestsPass(mpirunOptions: [String] = []) throws {
         let run = try MPIRun.start(
             ranks: 3,
+            mpirunOptions: mpirunOptions,
             arguments: ["--testing-library", "swift-testing", "--filter", "MPIUnderMPIRunTests"]
         )
         let (status, output) = try run.finish(within: 480)

@@ -15,7 +15,18 @@ enum MPITestCluster {
     static var options: MPIPool.Options {
         var processPool = ProcessPool.Options(executable: siblingExecutable("SpindleTestWorker"))
         processPool.environment = ["SWIFT_BACKTRACE": "enable=no"]
-        return MPIPool.Options(workersPerRank: 1, processPool: processPool, startTimeout: .seconds(60))
+        return MPIPool.Options(
+            execution: runsOnRankThreads ? .rankThreads : .workerProcesses,
+            workersPerRank: 1,
+            processPool: processPool,
+            startTimeout: .seconds(60)
+        )
+    }
+
+    /// Whether this MPI job runs its jobs on the server ranks' own threads
+    /// (`SPINDLE_MPI_EXECUTION=rankThreads`), not in worker processes.
+    static var runsOnRankThreads: Bool {
+        getenv("SPINDLE_MPI_EXECUTION").map { String(cString: $0) } == "rankThreads"
     }
 
     /// Joins the MPI job, once; a server rank never returns from here.

@@ -14,7 +14,8 @@ struct MPIUnderMPIRunTests {
         try await PoolConformance { _ in try MPIPool(options: MPITestCluster.options) }.run(check)
     }
 
-    @Test(arguments: [Death.abort, .segfault, .exit3, .sigkill])
+    // A job that kills its process would kill a rank that runs it on its own threads.
+    @Test(.enabled(if: !MPITestCluster.runsOnRankThreads), arguments: [Death.abort, .segfault, .exit3, .sigkill])
     func aJobThatDiesFailsAloneAndThePoolGoesOn(_ death: Death) async throws {
         try await MPITestCluster.withPool { pool in try await dieAndGoOn(death, on: pool) }
     }

@@ -174,16 +174,7 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
     }
 
     private func answerFailure(_ error: any Error) {
-        var frame: [UInt8] = []
-        var noSegments: [SharedSegment] = []
-        try? ResultMessage.encode(
-            sequence: replySequence,
-            busyNanoseconds: 0,
-            failure: remoteFailure(error),
-            into: &frame,
-            segments: &noSegments
-        ) { bytes, _ in try WireEncoder.encode([Int](), into: &bytes) }
-        answer(frame)
+        answer(TaskRunner.failureFrame(remoteFailure(error), sequence: replySequence))
     }
 
     /// `error` as it crosses back, with errors about a worker process naming where it ran.

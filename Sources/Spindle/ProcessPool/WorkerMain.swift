@@ -70,7 +70,6 @@ package enum WorkerMain {
         var outbox: [UInt8] = []
         /// The shared segments the results in the outbox carry, sent with its first byte.
         var outboxSegments: [SharedSegment] = []
-        var jobTypes: [String: any Job.Type] = [:]
 
         init(page: SharedPage) {
             self.page = page
@@ -191,87 +190,23 @@ package enum WorkerMain {
             }
             page.setRunning(sequence: UInt64(task.sequence), item: 0)
             defer { page.setRunning(sequence: 0, item: 0) }
-            guard let type = jobType(named: task.jobType) else {
-                let failure = RemoteFailure(
-                    kind: .unknownJob,
-                    message: "the job type \(TypeNames.readable(task.jobType)) is not a Job in the worker's binary"
-                )
-                respond(to: task, outputs: [Int](), failure: failure, busyNanoseconds: 0)
-                return
-            }
-            await run(type, task, segments: segments)
-        }
-
-        private func jobType(named name: String) -> (any Job.Type)? {
-            if let type = jobTypes[name] { return type }
-            guard let type = TypeNames.lookUp(name) as? any Job.Type else { return nil }
-            jobTypes[name] = type
-            return type
-        }
-
-        private func run<J: Job>(_: J.Type, _ task: TaskMessage, segments: ReceivedSegments?) async {
-            let job: J
-            let inputs: [J.Input]
-            do {
-                job = try WireDecoder.decode(J.self, from: task.job, segments: segments)
-                inputs = try WireDecoder.decode([J.Input].self, from: task.inputs, segments: segments)
-            } catch {
-                let failure = RemoteFailure(
-                    kind: .coding,
-                    message: "cannot decode the job \(J.self) or its input: \(error)"
-                )
-                respond(to: task, outputs: [J.Output](), failure: failure, busyNanoseconds: 0)
-                return
-            }
+            let prepared = TaskRunner.prepare(task, segments: segments)
             let page = self.page
             // The worker runs one task at a time, so the process's CPU clock times this one; it also
             // counts threads the job starts of its own.
             let cpuBefore = processCPUNanoseconds()
-            // Through the job's own conformance, where the loop is compiled for its types.
-            let outcome = await job._runChunk(inputs) { page.setItem(UInt64($0)) }
-            respond(
-                to: task,
-                outputs: outcome.outputs,
-                failure: outcome.failure.map { RemoteFailure(thrown: $0) },
-                busyNanoseconds: outcome.busyNanoseconds,
-                cpuNanoseconds: processCPUNanoseconds() &- cpuBefore
-            )
-        }
-
-        private func respond<Output: Encodable>(
-            to task: TaskMessage,
-            outputs: [Output],
-            failure: RemoteFailure?,
-            busyNanoseconds: UInt64,
-            cpuNanoseconds: UInt64? = nil
-        ) {
+            let answer = await prepared.run { page.setItem(UInt64($0)) }
+            let cpu = processCPUNanoseconds() &- cpuBefore
             // A result that carries segments leaves on its own, as one send can carry only so many.
             if !outboxSegments.isEmpty { flush() }
-            let start = outbox.count
-            do {
-                try ResultMessage.encode(
-                    sequence: task.sequence,
-                    busyNanoseconds: busyNanoseconds,
-                    cpuNanoseconds: cpuNanoseconds,
-                    failure: failure,
-                    into: &outbox,
-                    segments: &outboxSegments
-                ) { try WireEncoder.encode(outputs, into: &$0, segments: &$1) }
-            } catch {
-                outbox.removeSubrange(start...)
-                outboxSegments.removeAll()
-                let failure = RemoteFailure(
-                    kind: .coding,
-                    message: "cannot encode the output of \(TypeNames.readable(task.jobType)): \(error)"
-                )
-                try? ResultMessage.encode(
-                    sequence: task.sequence,
-                    busyNanoseconds: busyNanoseconds,
-                    failure: failure,
-                    into: &outbox,
-                    segments: &outboxSegments
-                ) { bytes, _ in try WireEncoder.encode([Int](), into: &bytes) }
-            }
+            TaskRunner.encode(
+                answer,
+                sequence: task.sequence,
+                jobType: task.jobType,
+                cpuNanoseconds: answer.ran ? cpu : nil,
+                into: &outbox,
+                segments: &outboxSegments
+            )
         }
     }
 }
