@@ -48,7 +48,7 @@ final class MPICluster: @unchecked Sendable {
     /// The serving side, on a server rank.
     private var server: MPIServer?
 
-    private static let shared = Mutex<Result<MPICluster, SpindleError>?>(nil)
+    private static let shared = Locked<Result<MPICluster, SpindleError>?>(nil)
 
     private init(rank: Int32, size: Int32) {
         self.rank = rank

@@ -6,10 +6,9 @@ import Testing
 /// Starts `mpirun` over this test binary with a driver and 2 servers, which run
 /// ``MPIUnderMPIRunTests``, and checks that the whole MPI job passed and left nothing behind.
 ///
-/// `SPINDLE_SKIP_MPIRUN=1` leaves the MPI job out: `scripts/test` sets it for the whole suite and
-/// then runs these tests on their own, so that the MPI job's five extra processes do not starve
-/// the suite's other tests; CI sets it for the ThreadSanitizer run, where Open MPI's own
-/// uninstrumented threads and shared memory are outside what TSan can judge.
+/// `SPINDLE_SKIP_MPIRUN=1` leaves the MPI jobs out: `scripts/test` sets it for the whole suite and
+/// then runs these tests on their own, so that an MPI job's five extra processes do not starve the
+/// suite's other tests. Under ThreadSanitizer the ranks run the instrumented test binary too.
 // Serialized: two MPI jobs at once would starve each other, and a starved server can look lost.
 @Suite(
     .serialized,
@@ -94,7 +93,6 @@ struct MPIRun {
             let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             dup2(fd, 1)
             dup2(fd, 2)
-            setenv("SPINDLE_HAZARD_CHECKS", "0", 1)
             let argv = command.map { strdup($0) } + [nil]
             execv(argv[0]!, argv)
             _exit(127)

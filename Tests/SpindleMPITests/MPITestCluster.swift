@@ -14,7 +14,13 @@ enum MPITestCluster {
     /// Swift Testing's), one worker process per server rank.
     static var options: MPIPool.Options {
         var processPool = ProcessPool.Options(executable: siblingExecutable("SpindleTestWorker"))
-        processPool.environment = ["SWIFT_BACKTRACE": "enable=no"]
+        // As the ProcessPool tests have it: no crash reports, and under ThreadSanitizer workers die
+        // of their signals rather than of the sanitizer's report and exit status.
+        processPool.environment = [
+            "SWIFT_BACKTRACE": "enable=no",
+            "TSAN_OPTIONS":
+                "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigtrap=0:handle_sigfpe=0",
+        ]
         return MPIPool.Options(
             execution: runsOnRankThreads ? .rankThreads : .workerProcesses,
             workersPerRank: 1,

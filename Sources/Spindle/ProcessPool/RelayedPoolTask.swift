@@ -1,5 +1,3 @@
-internal import Synchronization
-
 /// A task that reaches a ``ProcessPool`` already encoded, and whose result leaves it encoded: how
 /// an MPI rank runs the tasks its driver sends on its own worker processes, without decoding a job,
 /// an input or an output on the way.
@@ -10,7 +8,7 @@ internal import Synchronization
 /// cancellation, as a ``RemoteFailure``) or a `skipped` when it was cancelled before it started.
 /// When its worker begins it, `started` hears a `started` frame first.
 package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
-    // @unchecked Sendable: `phase` is a Mutex; `failureAfterOutputs` and the frame are only touched
+    // @unchecked Sendable: `phase` is locked; `failureAfterOutputs` and the frame are only touched
     // under the pool engine's lock (retry) or after the task left every worker (complete).
 
     private enum Phase {
@@ -25,7 +23,7 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
     private let place: String
     private let started: @Sendable ([UInt8]) -> Void
     private let answer: @Sendable ([UInt8]) -> Void
-    private let phase = Mutex(Phase.pending)
+    private let phase = Locked(Phase.pending)
     /// The error that follows the outputs, once the task was cut short by a crashing item.
     private var failureAfterOutputs: (any Error)?
 

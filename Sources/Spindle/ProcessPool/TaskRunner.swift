@@ -1,5 +1,3 @@
-internal import Synchronization
-
 /// Runs a task frame's job where the frame lands: in a ``ProcessPool`` worker process, or in an MPI
 /// rank that runs jobs itself. The job's type is found by name in this binary; the job and its
 /// inputs are decoded, the chunk runs, and the answer is a `result` frame.
@@ -33,7 +31,7 @@ package enum TaskRunner {
         }
     }
 
-    private static let jobTypes = Mutex<[String: any Job.Type]>([:])
+    private static let jobTypes = Locked<[String: any Job.Type]>([:])
 
     /// The job type of that mangled name in this binary, if it is a ``Job``.
     package static func jobType(named name: String) -> (any Job.Type)? {

@@ -18,11 +18,11 @@ internal import Glibc
 /// ``CheckedLock``, as one lock class per place of creation; the locks of the checks themselves
 /// are made with `checked: false`.
 @usableFromInline
-struct Locked<Value>: @unchecked Sendable {
+package struct Locked<Value>: @unchecked Sendable {
     // @unchecked Sendable because every access to the value goes through the mutex.
     private let storage: Storage
 
-    init(_ value: Value, checked: Bool = true, fileID: String = #fileID, line: Int = #line) {
+    package init(_ value: Value, checked: Bool = true, fileID: String = #fileID, line: Int = #line) {
         let identity = checked ? LockChecking.internalIdentity(fileID: fileID, line: line) : nil
         let buffer = Storage.create(minimumCapacity: 1) { _ in Header(value: value, identity: identity) }
         storage = unsafeDowncast(buffer, to: Storage.self)
@@ -30,7 +30,7 @@ struct Locked<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with exclusive access to the value.
-    func withLock<R, E: Error>(
+    package func withLock<R, E: Error>(
         fileID: String = #fileID,
         line: Int = #line,
         _ body: (inout Value) throws(E) -> R

@@ -1,6 +1,5 @@
 internal import Glibc
 internal import Spindle
-internal import Synchronization
 
 /// A server rank: runs the tasks its driver sends, on worker processes of its own (a
 /// ``ProcessPool`` on this node) so that a job that crashes, exits or is killed fails alone, and
@@ -23,7 +22,7 @@ final class MPIServer: @unchecked Sendable {
     private let cluster: MPICluster
     private let options: MPIPool.Options
     private var runner: Runner?
-    private let state = Mutex<(tasks: [UInt32: any HeldTask], stopping: Bool, stopped: Bool)>(([:], false, false))
+    private let state = Locked<(tasks: [UInt32: any HeldTask], stopping: Bool, stopped: Bool)>(([:], false, false))
     private let place: String
 
     init(cluster: MPICluster, options: MPIPool.Options) {
@@ -244,7 +243,7 @@ private final class Relayed: HeldTask {
 /// A task run on a thread of the rank: cancelling it asks the job to stop (a thread cannot be killed).
 private final class OnThreads: HeldTask {
     /// Set once the task is submitted, right after it is held.
-    let future = Mutex<Future<[UInt8]>?>(nil)
+    let future = Locked<Future<[UInt8]>?>(nil)
 
     func cancel() { _ = future.withLock { $0 }?.cancel() }
     func cancelIfNotStarted() { _ = future.withLock { $0 }?.cancelIfPending() }
