@@ -30,7 +30,8 @@ public import Spindle
 /// another rank (it is memory of one machine): send arrays of values instead.
 public final class MPIPool: Pool {
     /// How an ``MPIPool`` runs. Every rank calls ``start(options:)`` with the same options (it is the
-    /// same program): the driver reads `taskTimeout` and `startTimeout`, the servers the rest.
+    /// same program): the driver reads `taskTimeout`, `startTimeout` and `lostRankTimeout`, the servers
+    /// the rest.
     public struct Options: Sendable {
         /// Where a server rank runs its jobs.
         public enum Execution: Sendable, Hashable {

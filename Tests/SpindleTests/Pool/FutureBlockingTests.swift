@@ -12,31 +12,35 @@ struct FutureBlockingTests {
 
     @Test(arguments: [nil, Duration.seconds(30)])
     func waitBlocksUntilCompleted(timeout: Duration?) async throws {
-        let future = Future<Int>()
-        let aboutToWait = Future<Void>()
-        let outcome = Task {
-            await onPlainThread {
-                aboutToWait.complete(with: .success(()))
-                return blockingWait(future, timeout: timeout)
-            }
-        }
-        try await aboutToWait.value
-        future.complete(with: .success(11))
-        #expect(try await outcome.value.get() == 11)
+        let outcome = await waitOnOneThreadCompleteOnAnother(timeout: timeout, with: .success(11))
+        #expect(try outcome.get() == 11)
     }
 
     @Test func waitThrowsTheJobErrorUnchanged() async {
+        let outcome = await waitOnOneThreadCompleteOnAnother(timeout: .seconds(30), with: .failure(TestError(id: 12)))
+        #expect(outcome.failure as? TestError == TestError(id: 12))
+    }
+
+    /// Blocks one plain thread in `wait(timeout:)` on a new future, and completes the future with
+    /// `result` from another once the first is about to wait. Neither needs Swift's cooperative
+    /// threads: other tests may keep them busy for longer than the timeout (under ThreadSanitizer
+    /// in CI, a completion made from the test's own task came more than 30 s late).
+    private func waitOnOneThreadCompleteOnAnother(
+        timeout: Duration?,
+        with result: Result<Int, any Error>
+    ) async -> Result<Int, any Error> {
         let future = Future<Int>()
-        let aboutToWait = Future<Void>()
-        let outcome = Task {
-            await onPlainThread {
-                aboutToWait.complete(with: .success(()))
-                return blockingWait(future, timeout: .seconds(30))
+        return await onPlainThread {
+            let aboutToWait = OneShotSignal<Bool>()
+            let waited = OneShotSignal<Result<Int, any Error>>()
+            startPlainThread {
+                aboutToWait.fire(true)
+                waited.fire(blockingWait(future, timeout: timeout))
             }
+            _ = aboutToWait.wait(untilMonotonicNanoseconds: nil)
+            future.complete(with: result)
+            return waited.wait(untilMonotonicNanoseconds: nil)!
         }
-        try? await aboutToWait.value
-        future.complete(with: .failure(TestError(id: 12)))
-        #expect(await outcome.value.failure as? TestError == TestError(id: 12))
     }
 
     @Test func waitOnCancelledFutureThrowsCancelled() async {
