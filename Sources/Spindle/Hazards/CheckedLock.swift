@@ -49,7 +49,12 @@ public final class CheckedLock<Value>: @unchecked Sendable {
         mutex = .allocate(capacity: 1)
         initializeMutex(mutex)
         self.fair = fair ? FairMutex() : nil
-        identity = LockIdentity(name: name, lockClass: lockClass, site: CallSite(fileID: fileID, line: line))
+        identity = LockIdentity(
+            name: name,
+            lockClass: lockClass,
+            site: CallSite(fileID: fileID, line: line),
+            handsOverInTurn: fair
+        )
     }
 
     deinit {

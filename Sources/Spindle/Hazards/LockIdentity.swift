@@ -28,7 +28,11 @@ final class LockIdentity: Sendable {
         StarvationWatch.shared.watch(self)
     }
 
-    init(name: String?, lockClass: LockClass?, site: CallSite) {
+    /// Whether the lock hands itself over in the order threads asked (a fair ``CheckedLock``).
+    let handsOverInTurn: Bool
+
+    init(name: String?, lockClass: LockClass?, site: CallSite, handsOverInTurn: Bool = false) {
+        self.handsOverInTurn = handsOverInTurn
         id = Self.nextID.add(1, ordering: .relaxed).oldValue
         self.name = lockClass?.name ?? name ?? "lock \(id) (made at \(site))"
         orderKey = lockClass.map { -$0.id } ?? id
