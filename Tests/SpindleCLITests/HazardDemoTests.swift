@@ -57,18 +57,14 @@ struct HazardDemoTests {
         let plain = output.components(separatedBy: "With a fair lock")[0]
         let fair = output.components(separatedBy: "With a fair lock").dropFirst().joined()
         // The plain lock's victim is named, unless it was not starved this run: on a loaded machine
-        // or under ThreadSanitizer, whose work between a release and the next acquisition gives the
-        // polite thread openings, the greedy thread is preempted often enough that the polite one
-        // gets a third or more of the fair lock's turns. (Quiet, it gets 7 to 450 times fewer.)
-        // Run beside the whole suite, a greedy holder preempted mid-hold also lengthens the holds
-        // the watch compares waits with, and a real starvation (45 turns against 345) went
-        // unnamed in CI; so that rule holds alone on the machine (SPINDLE_TIMING_ALONE, where
-        // scripts/test runs this test again). StarvationTests waits as long as it takes instead.
-        let alone = ProcessInfo.processInfo.environment["SPINDLE_TIMING_ALONE"] == "1"
+        // (the suite runs in parallel) or under ThreadSanitizer, whose work between a release and
+        // the next acquisition gives the polite thread openings, the greedy thread is preempted
+        // often enough that the polite one gets a third or more of the fair lock's turns. (Quiet,
+        // it gets 7 to 450 times fewer.) StarvationTests waits as long as it takes instead.
         let turns = output.components(separatedBy: "s the polite thread had ").dropFirst()
             .compactMap { Int($0.prefix { $0 != " " }.filter(\.isNumber)) }
         #expect(turns.count == 2, "\(output)")
-        if alone, turns.count == 2, !plain.contains("starvation: thread polite ") {
+        if turns.count == 2, !plain.contains("starvation: thread polite ") {
             #expect(
                 3 * turns[0] >= turns[1],
                 "starved (\(turns[0]) turns against \(turns[1])) and not named: \(output)"
