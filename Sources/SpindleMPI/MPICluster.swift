@@ -255,7 +255,7 @@ final class MPICluster: @unchecked Sendable {
     /// - Throws: ``SpindleError/Code/workerStartFailed`` naming the servers that could not start
     ///   their worker processes, or that did not answer in time.
     func awaitServers(timeout: Duration) async throws(SpindleError) -> [Server] {
-        let deadline = monotonicNanoseconds() &+ nanoseconds(timeout)
+        let deadline = monotonicNanoseconds() &+ timeout.clampedNanoseconds
         let timer = Task {
             try? await Task.sleep(for: timeout)
             lock.withLock {
@@ -294,7 +294,7 @@ final class MPICluster: @unchecked Sendable {
     /// Makes `core` the pool that owns the servers; `lostAfter` is how long a server may be silent.
     func adopt(_ core: MPIDriverCore, lostAfter: Duration) throws(SpindleError) {
         try lock.withLock { () throws(SpindleError) in
-            self.lostAfter = max(Self.heartbeatNanoseconds * 4, nanoseconds(lostAfter))
+            self.lostAfter = max(Self.heartbeatNanoseconds * 4, lostAfter.clampedNanoseconds)
             guard !ending else { throw SpindleError.shutDown() }
             guard driver == nil else {
                 throw SpindleError(

@@ -26,7 +26,7 @@ private func cpuClockNanoseconds(_ clock: clockid_t) -> UInt64 {
 
 extension Duration {
     /// The duration in whole nanoseconds, clamped to zero below and to `UInt64.max / 2` above.
-    var clampedNanoseconds: UInt64 {
+    package var clampedNanoseconds: UInt64 {
         // A negative duration can have a zero `seconds` and negative attoseconds (-1 ms is (0, -1e15)).
         guard self > .zero else { return 0 }
         let (seconds, attoseconds) = components

@@ -32,7 +32,7 @@ enum TaskRecord {
     static func append(items: Int, timeout: Duration?, frame: [UInt8], to buffer: MessageBuffer) {
         buffer.append(frame)
         buffer.appendLittleEndian(UInt32(items))
-        buffer.appendLittleEndian(timeout.map { max(1, nanoseconds($0)) } ?? 0)
+        buffer.appendLittleEndian(timeout.map { max(1, $0.clampedNanoseconds) } ?? 0)
     }
 
     /// Calls `body` with each record of a message: items, timeout, the frame.
@@ -154,11 +154,4 @@ func forEachFrame(
             offset = start + header.length
         }
     }
-}
-
-/// Whole nanoseconds of a duration, at least 0.
-func nanoseconds(_ duration: Duration) -> UInt64 {
-    let (seconds, attoseconds) = duration.components
-    guard seconds >= 0 else { return 0 }
-    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
 }
