@@ -73,8 +73,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
     private var everReady = false
     private var consecutiveStartFailures = 0
     private var nextWorkerID = 0
-    /// Moving average of a task's run time in a worker, which sets how many tasks a worker holds.
-    private var averageTaskNanoseconds = 0.0
+    /// How many tasks a worker holds, learnt from how long tasks run.
+    private var depth = WorkerDepth()
     /// When the supervisor will next wake by itself; a sooner deadline must wake it.
     private var plannedWakeup = UInt64.max
     private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
@@ -252,20 +252,13 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
 
     // MARK: Dispatching (lock held)
 
-    /// How many tasks one worker may hold: two for long tasks (one running, one waiting, so it never
-    /// idles between messages), more for short ones, so that the round trip hides behind work.
-    private var depth: Int {
-        guard averageTaskNanoseconds > 0 else { return 2 }
-        return min(32, max(2, 1 + Int(100_000 / averageTaskNanoseconds)))
-    }
-
     /// Tasks sent to workers and not yet answered.
     private var tasksInWorkers: Int { workers.reduce(0) { $0 + $1.inFlight.count } }
 
     /// Sends queued tasks to workers with spare capacity, least loaded first.
     private func dispatch() {
         guard !pending.isEmpty else { return }
-        let depth = self.depth
+        let depth = self.depth.tasks
         var touched: [WorkerProcess] = []
         while let task = pending.first {
             if task.isDone {
@@ -634,11 +627,7 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
             // The task it was running is back: its busy stretch ends; the next task starts one.
             let now = monotonicNanoseconds()
             if index == 0 { worker.tally.endStretch(at: now) }
-            if let busyNanoseconds {
-                let sample = Double(busyNanoseconds)
-                averageTaskNanoseconds =
-                    averageTaskNanoseconds == 0 ? sample : 0.8 * averageTaskNanoseconds + 0.2 * sample
-            }
+            if let busyNanoseconds { depth.record(busyNanoseconds: busyNanoseconds) }
             if let next = worker.inFlight.first { start(next, at: now) }
             dispatch()
             closeIdleWorkers()

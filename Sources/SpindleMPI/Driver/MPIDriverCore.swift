@@ -31,8 +31,8 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
     private var phase = Phase.running
     private var pending: Deque<PoolTask> = []
     private var ranks: [Rank]
-    /// Moving average of a task's run time, which sets how many tasks a rank holds per worker.
-    private var averageTaskNanoseconds = 0.0
+    /// How many tasks a rank holds per worker.
+    private var depth = WorkerDepth()
     private var stopWaiters: [UnsafeContinuation<Void, Never>] = []
     private var lifetime = PoolLifetime()
     private var queueWait = DurationHistogram()
@@ -85,15 +85,9 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
         if let refusal { task.fail(refusal) }
     }
 
-    /// How many tasks a rank may hold per worker process.
-    private var depth: Int {
-        guard averageTaskNanoseconds > 0 else { return 2 }
-        return min(32, max(2, 1 + Int(100_000 / averageTaskNanoseconds)))
-    }
-
     /// Sends queued tasks to the ranks with the most room (lock held).
     private func dispatch() {
-        let depth = self.depth
+        let depth = self.depth.tasks
         while let task = pending.first {
             if task.isDone {
                 pending.removeFirst()
@@ -198,9 +192,7 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
             cluster.engine.awaited.subtract(1, ordering: .relaxed)
             if let busyNanoseconds {
                 ranks[index].tally.busyNanoseconds &+= busyNanoseconds
-                let sample = Double(busyNanoseconds)
-                averageTaskNanoseconds =
-                    averageTaskNanoseconds == 0 ? sample : 0.8 * averageTaskNanoseconds + 0.2 * sample
+                depth.record(busyNanoseconds: busyNanoseconds)
             }
             dispatch()
             return task
