@@ -222,6 +222,16 @@ public struct MarkWorker: WorkerInitializer {
     }
 }
 
+/// An initializer that keeps its worker starting up until the file at `path` exists (a
+/// ``FileGate``'s), as a slow start would, for at most ten minutes.
+public struct AwaitFileFirst: WorkerInitializer {
+    public var path: String
+    public init(path: String) { self.path = path }
+    public func initialize() async throws {
+        _ = try await WaitForFile().run(path)
+    }
+}
+
 /// Returns what ``MarkWorker`` stored in this worker.
 public struct ReadMark: Job {
     public init() {}

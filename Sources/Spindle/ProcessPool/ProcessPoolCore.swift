@@ -176,8 +176,10 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
             var cancelled: [PoolTask] = []
             if mode == .immediate {
                 cancelled = takePending()
+                // The first task in a worker's line is already marked running (see `start`), even
+                // while its worker still starts up: it is left to run, like any running job.
                 for worker in workers {
-                    for task in worker.inFlight where worker.page.claim(task.sequence, as: .cancelled) {
+                    for task in worker.inFlight.dropFirst() where worker.page.claim(task.sequence, as: .cancelled) {
                         cancelled.append(task)
                     }
                 }

@@ -138,6 +138,23 @@ struct ProcessPoolFaultTests {
         await pool.shutdown()
     }
 
+    /// The first job in a worker's line counts as running as soon as it is there, even while the
+    /// worker still starts up; an immediate shutdown must leave it to run, as it leaves every
+    /// running job, and cancel only what waits behind it.
+    @Test func anImmediateShutdownLetsTheJobAStartingWorkerHoldsRun() async throws {
+        let gate = FileGate()
+        let pool = try makeTestPool(workers: 1) { $0.initializer = AwaitFileFirst(path: gate.path) }
+        let first = pool.submit(Square(), 7)
+        try await waitUntilRunning(first)
+        let second = pool.submit(Square(), 8)
+        let shutdown = Task { await pool.shutdown(.immediate) }
+        await expectSpindleError(.cancelled) { try await second.value }
+        #expect(first.state == .running, "left alone by the shutdown")
+        gate.open()
+        #expect(try await first.value == 49, "run once its worker started")
+        await shutdown.value
+    }
+
     @Test func aWorkerOverItsMemoryLimitIsKilled() async throws {
         let pool = try makeTestPool(workers: 1) { $0.memoryLimit = 64 << 20 }
         let error = await #expect(throws: SpindleError.self) { try await pool.submit(Hog(), 256).value }
