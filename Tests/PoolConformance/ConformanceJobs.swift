@@ -63,34 +63,40 @@ public struct Busy: Job {
     }
 }
 
-/// Holds its worker (blocking the thread) until the file at its input path exists, for at most a
-/// minute; returns whether the file appeared. A file is a signal every backend can see, even a
-/// worker in another process.
+/// Holds its worker (blocking the thread) until the file at its input path exists, and returns
+/// `true`; returns `false` when the file's folder is gone instead (its ``FileGate`` was dropped
+/// unopened, as when a test fails early), or after ten minutes. A file is a signal every backend
+/// can see, even a worker in another process. There is no shorter time-out: on a machine slowed
+/// enough (ThreadSanitizer beside the whole suite), a test once took longer than a minute to open
+/// its gate.
 public struct WaitForFile: Job {
     public init() {}
     public func run(_ path: String) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let folder = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        let deadline = ContinuousClock.now + .seconds(600)
         while ContinuousClock.now < deadline {
             if access(path, F_OK) == 0 { return true }
+            if access(folder, F_OK) != 0 { return false }
             usleep(1_000)
         }
         return false
     }
 }
 
-/// A signal for ``WaitForFile`` jobs: a unique path that ``open()`` creates and `deinit` removes.
+/// A signal for ``WaitForFile`` jobs: a unique path in a folder of its own, which ``open()``
+/// creates; `deinit` removes the folder, which releases any job still waiting.
 public final class FileGate: Sendable {
     /// The path to hand to ``WaitForFile``.
     public let path: String
+    private let folder: String
 
     public init() {
         var template = Array("/tmp/spindle-gate-XXXXXX".utf8CString)
-        let fd = mkstemp(&template)
-        precondition(fd >= 0, "mkstemp failed")
-        close(fd)
-        let made = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        unlink(made)  // only the unique name is kept; the file appears when the gate opens
-        path = made
+        let made = template.withUnsafeMutableBufferPointer { buffer in
+            mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
+        }
+        folder = made ?? { preconditionFailure("mkdtemp failed") }()
+        path = folder + "/open"
     }
 
     /// Creates the file: every waiting job returns.
@@ -101,6 +107,16 @@ public final class FileGate: Sendable {
     }
 
     deinit {
-        unlink(path)
+        // With whatever else a test put beside the file (flags named after the path).
+        if let directory = opendir(folder) {
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name != "." && name != ".." { unlink(folder + "/" + name) }
+            }
+            closedir(directory)
+        }
+        rmdir(folder)
     }
 }

@@ -9,6 +9,43 @@ func siblingExecutable(_ name: String) -> String {
     return me[..<(me.lastIndex(of: "/") ?? me.startIndex)] + "/" + name
 }
 
+/// What a run of `spindle` printed, and its exit status.
+struct SpindleRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the `spindle` built with the tests, with `environment` added to the tests' own, and waits
+/// for it without blocking a thread. Its stdout and stderr go to files, so neither can fill up.
+func runSpindle(_ arguments: [String], environment: [String: String] = [:]) async throws -> SpindleRun {
+    let folder = URL(fileURLWithPath: try temporaryFolder("spindle-run"))
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let outURL = folder.appendingPathComponent("stdout")
+    let errURL = folder.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    // Close-on-exec, so that processes other tests start meanwhile do not inherit them.
+    let out = FileHandle(fileDescriptor: open(outURL.path, O_WRONLY | O_CLOEXEC), closeOnDealloc: true)
+    let err = FileHandle(fileDescriptor: open(errURL.path, O_WRONLY | O_CLOEXEC), closeOnDealloc: true)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: siblingExecutable("spindle"))
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    let exit = try process.start()
+    await exit()
+    try out.close()
+    try err.close()
+    return SpindleRun(
+        status: process.terminationStatus,
+        stdout: try String(contentsOf: outURL, encoding: .utf8),
+        stderr: try String(contentsOf: errURL, encoding: .utf8)
+    )
+}
+
 /// A new, empty folder under the temporary directory; the caller removes it.
 func temporaryFolder(_ prefix: String = "spindle-test") throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")

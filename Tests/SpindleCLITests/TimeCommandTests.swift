@@ -186,38 +186,4 @@ struct TimeCommandTests {
         }
         return false
     }
-
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs the spindle binary with stdout and stderr going to files, so neither can fill up.
-    func runSpindle(_ arguments: [String]) async throws -> Run {
-        let folder = URL(fileURLWithPath: try temporaryFolder("spindle-run"))
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let outURL = folder.appendingPathComponent("stdout")
-        let errURL = folder.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        // Close-on-exec, so that processes other tests start meanwhile do not inherit them.
-        let out = FileHandle(fileDescriptor: open(outURL.path, O_WRONLY | O_CLOEXEC), closeOnDealloc: true)
-        let err = FileHandle(fileDescriptor: open(errURL.path, O_WRONLY | O_CLOEXEC), closeOnDealloc: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: spindle)
-        process.arguments = arguments
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let exit = try process.start()
-        await exit()
-        try out.close()
-        try err.close()
-        return Run(
-            status: process.terminationStatus,
-            stdout: try String(contentsOf: outURL, encoding: .utf8),
-            stderr: try String(contentsOf: errURL, encoding: .utf8)
-        )
-    }
 }

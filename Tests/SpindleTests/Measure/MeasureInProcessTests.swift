@@ -14,7 +14,9 @@ struct MeasureInProcessTests {
         #expect(thread.total >= 0.3 && thread.total < 0.35, "the calling thread burned 0.3 s: \(thread.total)")
         #expect(profile.cpu.total >= thread.total, "the process includes the thread")
         #expect(profile.command == nil && profile.exit == nil)
-        #expect(profile.sampling.samples >= 5)
+        // Every 50 ms over 0.3 s; in the full run under ThreadSanitizer the sampler, slowed with
+        // everything else, once took only 4.
+        #expect(profile.sampling.samples >= (runningAlone ? 5 : 2), "\(profile)")
         #expect(profile.breakdown.onCPU >= 0.25)
         if profile.machine.otherCPU < 0.2 * profile.wall {
             #expect(profile.verdict.code == .oneCore, "\(profile)")
