@@ -72,7 +72,11 @@ struct CommandTimerTests {
             )
         else { return }
         try expectTotals(profile, match: own)
-        #expect(profile.verdict.text.contains("another process took"), "\(profile.verdict.text)")
+        // The verdict names the larger taker: the hypervisor, when it stole more than the competitor
+        // used (it happens on this virtual machine).
+        let taker =
+            profile.machine.steal > profile.machine.otherCPU ? "the hypervisor (steal) took" : "another process took"
+        #expect(profile.verdict.text.contains(taker), "\(profile.verdict.text)")
         #expect(profile.machine.otherCPU > 0.2 * profile.wall)
     }
 
@@ -80,7 +84,8 @@ struct CommandTimerTests {
         guard let (profile, _) = try await measure(["sleep", "--ms", "400"], expect: .waiting) else { return }
         #expect(profile.verdict.waitingOn == .sleep)
         #expect(profile.verdict.text.hasPrefix("mostly sleeping"))
-        #expect(profile.cpu.perWall < 0.1)
+        // Starting the process is its CPU: 0.1 CPU-s per wall-s under ThreadSanitizer, once.
+        #expect(profile.cpu.perWall < (underThreadSanitizer ? 0.2 : 0.1), "\(profile)")
     }
 
     @Test func threadsFightingOverOneMutexWaitOnALock() async throws {
@@ -200,6 +205,16 @@ struct CommandTimerTests {
             if !(quietMachineNeeded && disturbed) { break }
         }
         let profile = try #require(last)
+        if quietMachineNeeded && profile.machine.steal >= 0.05 * profile.wall {
+            // The hypervisor took CPU from this virtual machine in every try (steal: 0.24 s of a
+            // 0.54 s scenario, once), which no thread's counters show and no test can prevent, even
+            // alone: the machine was not quiet. The totals must hold even so.
+            print(
+                "\(arguments): the hypervisor took \(profile.machine.steal) s (steal) in \(profile.wall) s; verdict not judged"
+            )
+            #expect(profile.cpu.total >= (try ownCPU(report)) - 0.001, "the totals are exact even so")
+            return nil
+        }
         if (!alone || underThreadSanitizer) && profile.verdict.code == .tooShort {
             // A loaded machine (or a sanitizer, even alone: under ThreadSanitizer one sample costs
             // about as much as the 2 % of a CPU the sampler allows itself) slows the sampler, which
