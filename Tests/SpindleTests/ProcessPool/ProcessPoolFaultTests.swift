@@ -143,7 +143,11 @@ struct ProcessPoolFaultTests {
     /// running job, and cancel only what waits behind it.
     @Test func anImmediateShutdownLetsTheJobAStartingWorkerHoldsRun() async throws {
         let gate = FileGate()
-        let pool = try makeTestPool(workers: 1) { $0.initializer = AwaitFileFirst(path: gate.path) }
+        let pool = try makeTestPool(workers: 1) {
+            $0.initializer = AwaitFileFirst(path: gate.path)
+            // The worker answers once its initializer returns: the test decides when.
+            $0.handshakeTimeout = .seconds(600)
+        }
         let first = pool.submit(Square(), 7)
         try await waitUntilRunning(first)
         let second = pool.submit(Square(), 8)
