@@ -21,6 +21,8 @@ enum MPITestCluster {
             "TSAN_OPTIONS":
                 "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigtrap=0:handle_sigfpe=0",
         ]
+        // As for the ProcessPool tests: workers start slowly under ThreadSanitizer.
+        processPool.handshakeTimeout = .seconds(60)
         return MPIPool.Options(
             execution: runsOnRankThreads ? .rankThreads : .workerProcesses,
             workersPerRank: 1,

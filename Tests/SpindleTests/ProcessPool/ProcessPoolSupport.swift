@@ -15,6 +15,9 @@ func makeTestPool(workers: Int = 2, _ configure: (inout ProcessPool.Options) -> 
         "SWIFT_BACKTRACE": "enable=no",
         "TSAN_OPTIONS": "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigtrap=0:handle_sigfpe=0",
     ]
+    // A worker answers its handshake within milliseconds, but under ThreadSanitizer beside the
+    // whole suite one took longer than the default 5 s, and the pool failed its start.
+    options.handshakeTimeout = .seconds(60)
     configure(&options)
     return try ProcessPool(workers: workers, options: options)
 }
