@@ -27,7 +27,8 @@ public import Spindle
 ///
 /// Servers serve until the driver's program ends: then they finish, shut their workers down and
 /// leave, and every rank finalises MPI, so `mpirun` exits 0. A ``SharedArray`` cannot cross to
-/// another rank (it is memory of one machine): send arrays of values instead.
+/// another rank, in a job or in its output (it is memory of one machine): send arrays of values
+/// instead.
 public final class MPIPool: Pool {
     /// How an ``MPIPool`` runs. Every rank calls ``start(options:)`` with the same options (it is the
     /// same program): the driver reads `taskTimeout`, `startTimeout` and `lostRankTimeout`, the servers
@@ -84,8 +85,9 @@ public final class MPIPool: Pool {
         }
     }
 
-    /// How many worker processes run jobs, over all server ranks.
-    public let workerCount: Int
+    /// How many worker processes run jobs, over all server ranks still in the pool: a rank that is
+    /// lost takes its workers with it.
+    public var workerCount: Int { core.workerCount }
     let core: MPIDriverCore
     let taskTimeout: Duration?
     /// The server ranks, as they said hello.
@@ -130,7 +132,6 @@ public final class MPIPool: Pool {
         try cluster.adopt(core, lostAfter: options.lostRankTimeout)
         self.core = core
         self.servers = live
-        workerCount = core.workerCount
         taskTimeout = options.taskTimeout
     }
 

@@ -17,6 +17,7 @@ struct MPILostRankTests {
         let gate = FileGate()
         let held = [pool.submit(WaitForFile(), gate.path), pool.submit(WaitForFile(), gate.path)]
         for future in held { try await waitUntilRunning(future) }
+        #expect(pool.workerCount == 2)
         kill(pool.serverProcessIDs[1], SIGKILL)
         let (done, _) = await Future.wait(held, until: .firstCompleted, timeout: .seconds(20))
         #expect(done.count == 1 && done.first === held[1], "the task on the killed rank fails, alone")
@@ -28,6 +29,7 @@ struct MPILostRankTests {
             #expect(error.message.contains("rank 2"), "\(error.message)")
             #expect(error.message.contains("WaitForFile"), "\(error.message)")
         }
+        #expect(pool.workerCount == 1, "the lost rank's worker is gone with it")
         gate.open()
         #expect(try await held[0].value)
         #expect(try await pool.map(Square(), 0..<100).collect() == (0..<100).map { $0 * $0 })

@@ -48,6 +48,13 @@ struct MPIUnderMPIRunTests {
             await #expect(throws: SpindleError.self) {
                 try await pool.submit(SumShared(data: array.readOnly), 0..<16).value
             }
+            // Shared memory made on the other rank cannot come back either, and says so.
+            let error = await #expect(throws: SpindleError.self) { try await pool.submit(MakeCounting(), 4).value }
+            #expect(error?.code == .encodingFailed, "\(String(describing: error))")
+            #expect(
+                error?.message.contains("carries a SharedArray, which cannot cross to another MPI rank") == true,
+                "\(String(describing: error))"
+            )
             #expect(try await pool.submit(Square(), 4).value == 16)
         }
     }

@@ -105,6 +105,17 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
 
     package override func complete(with result: ResultMessage, segments: ReceivedSegments?) throws(WireError) {
         guard finish() else { return }
+        // The answer leaves as bytes alone: shared memory a worker made cannot go with it, and
+        // relaying the outputs without it would make the caller fail on a dangling handle.
+        if let segments, segments.count > 0 {
+            answerFailure(
+                SpindleError(
+                    .encodingFailed,
+                    "the output of \(jobName) carries a SharedArray, which cannot cross to another MPI rank: return its values instead"
+                )
+            )
+            return
+        }
         var failure = result.failure
         if failure == nil, let failureAfterOutputs { failure = remoteFailure(failureAfterOutputs) }
         var frame: [UInt8] = []

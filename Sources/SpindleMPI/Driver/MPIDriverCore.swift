@@ -43,7 +43,10 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
     /// The figures of the ranks that were lost.
     private var lostRanks: [WorkerTally] = []
 
-    let workerCount: Int
+    /// The workers of the ranks still in the pool: a lost rank's are gone with it.
+    var workerCount: Int {
+        lock.withLock { ranks.reduce(0) { $0 + $1.workers } }
+    }
 
     init(cluster: MPICluster, servers: [MPICluster.Server]) {
         self.cluster = cluster
@@ -56,7 +59,6 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
                 tally: WorkerTally(name: "rank \($0.rank) on \($0.host)", processID: $0.pid, startNanoseconds: now)
             )
         }
-        workerCount = servers.reduce(0) { $0 + $1.workers }
     }
 
     // MARK: Submitting
@@ -310,7 +312,7 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
             }
             return PoolSnapshot(
                 lifetime: lifetime,
-                workerCount: workerCount,
+                workerCount: ranks.reduce(0) { $0 + $1.workers },
                 tasksSubmitted: tasksSubmitted,
                 tasksQueued: queued,
                 tasksRunning: running,

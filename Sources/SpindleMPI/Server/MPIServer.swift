@@ -138,7 +138,7 @@ final class MPIServer: @unchecked Sendable {
                 let failure = RemoteFailure(
                     SpindleError(
                         .encodingFailed,
-                        "the output of \(TypeNames.readable(prepared.jobType)) carries a SharedArray, which cannot cross to another MPI rank"
+                        "the output of \(TypeNames.readable(prepared.jobType)) carries a SharedArray, which cannot cross to another MPI rank: return its values instead"
                     )
                 )
                 return TaskRunner.failureFrame(failure, sequence: sequence)
