@@ -33,7 +33,7 @@ struct MPIRunTests {
             arguments: ["--testing-library", "swift-testing", "--filter", "MPIUnderMPIRunTests"]
         )
         let (status, output) = try run.finish(within: 480)
-        let tail = output.split(separator: "\n").suffix(60).joined(separator: "\n")
+        let tail = MPIRun.excerpt(of: output)
         #expect(status == 0, "mpirun exited with \(status); the end of its output:\n\(tail)")
         #expect(output.contains("passed"), "the end of its output:\n\(tail)")
         #expect(!output.contains("✘"), "a test failed under mpirun:\n\(tail)")
@@ -49,7 +49,7 @@ struct MPIRunTests {
             arguments: ["--testing-library", "swift-testing", "--filter", "MPILostRankTests"]
         )
         let (status, output) = try run.finish(within: 240)
-        let tail = output.split(separator: "\n").suffix(60).joined(separator: "\n")
+        let tail = MPIRun.excerpt(of: output)
         #expect(output.contains("✔ Test aServerRankThatDiesIsReportedAndThePoolGoesOn() passed"), "\(tail)")
         #expect(!output.contains("✘"), "a test failed under mpirun:\n\(tail)")
         #expect(run.survivors().isEmpty, "processes of the MPI job still run: \(run.survivors())")
@@ -129,6 +129,22 @@ struct MPIRun {
         unlink(outputPath)
         let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return (code, String(decoding: output, as: UTF8.self))
+    }
+
+    /// What a failure message shows of an MPI job's output: the end, and before it every sanitizer
+    /// report in full (a report's first lines, which say what raced, are far from the end).
+    static func excerpt(of output: String) -> String {
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        var reports: [Substring] = []
+        var inReport = false
+        for line in lines {
+            if line.contains("WARNING: ThreadSanitizer") { inReport = true }
+            if inReport { reports.append(line) }
+            if inReport && line.hasSuffix("==================") && !line.contains("WARNING") { inReport = false }
+        }
+        let end = lines.suffix(60)
+        return (reports.isEmpty ? "" : "sanitizer reports:\n" + reports.joined(separator: "\n") + "\nthe end:\n")
+            + end.joined(separator: "\n")
     }
 
     /// Processes still in the job's process group.
