@@ -189,7 +189,7 @@ public final class ProcessPool: Pool {
     /// has its worker killed (and replaced) and answers with a cancellation.
     package func cancel(_ task: RelayedPoolTask) {
         if core.cancelIfNotStarted(task) {
-            task.cancelIfPending()
+            task.skipUnbegun()
         }
         guard !task.isDone else { return }
         core.cancel(task)
@@ -198,7 +198,7 @@ public final class ProcessPool: Pool {
     /// Cancels a relayed task only if no worker has begun it; it then answers `skipped`.
     package func cancelIfNotStarted(_ task: RelayedPoolTask) {
         if core.cancelIfNotStarted(task) {
-            task.cancelIfPending()
+            task.skipUnbegun()
         }
     }
 

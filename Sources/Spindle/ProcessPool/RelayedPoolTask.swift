@@ -149,6 +149,16 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
         answer(frame)
     }
 
+    /// Answers `skipped` for a task that no worker has begun and none will (the caller claimed it
+    /// from its worker, or it was still queued), even one marked running as the first in its
+    /// worker's line: left unanswered, its worker's skip would later look like a protocol error.
+    package func skipUnbegun() {
+        guard finish() else { return }
+        var frame: [UInt8] = []
+        try? SkippedMessage(sequence: replySequence).encode(into: &frame)
+        answer(frame)
+    }
+
     package override func timeOut() {
         guard let timeout, finish() else { return }
         answerFailure(SpindleError.timedOut(after: timeout))
