@@ -327,7 +327,7 @@ final class MPICluster: @unchecked Sendable {
         engine.awaited.add(live.count, ordering: .relaxed)
         let anyLost = lock.withLock { !lost.isEmpty }
         for server in live { engine.append(to: server, .stop) { $0.appendLittleEndian(UInt8(anyLost ? 1 : 0)) } }
-        // A server finishes the tasks it holds first; one that dies meanwhile is given up for lost.
+        // A server stops the tasks it holds first; one that dies meanwhile is given up for lost.
         lock.withLock {
             while goodbyes < live.count - live.count(where: { lost.contains($0) }) {
                 _ = lock.wait(untilMonotonicNanoseconds: monotonicNanoseconds() &+ 100_000_000)

@@ -57,6 +57,26 @@ struct MPIRunTests {
         print("mpirun --enable-recovery with a lost rank exited with status \(status)")
     }
 
+    /// A driver whose program ends while its jobs still run: the servers stop them (killing the
+    /// worker processes, or cancelling the jobs on the ranks' own threads), and `mpirun` exits 0 at
+    /// once instead of after the jobs' ten minutes (the time allowed here is four).
+    @Test(arguments: [false, true])
+    func aJobLeftRunningWhenTheDriverEndsIsStoppedNotWaitedFor(onRankThreads: Bool) throws {
+        let start = ContinuousClock.now
+        let run = try MPIRun.start(
+            ranks: 3,
+            mpirunOptions: ["-x", "SPINDLE_MPI_DRIVER_EXIT=1"]
+                + (onRankThreads ? ["-x", "SPINDLE_MPI_EXECUTION=rankThreads"] : []),
+            arguments: ["--testing-library", "swift-testing", "--filter", "MPIDriverExitTests"]
+        )
+        let (status, output) = try run.finish(within: 240)
+        let tail = MPIRun.excerpt(of: output)
+        #expect(output.contains("✔ Test theDriverEndsWithAJobStillRunningOnEachServer() passed"), "\(tail)")
+        #expect(status == 0, "mpirun exited with \(status); the end of its output:\n\(tail)")
+        #expect(run.survivors().isEmpty, "processes of the MPI job still run: \(run.survivors())")
+        print("an MPI job whose driver left two ten-minute jobs running ended in \(ContinuousClock.now - start)")
+    }
+
     @Test func withoutMPIRunStartSaysWhatToDo() async throws {
         do {
             _ = try await MPIPool.start()

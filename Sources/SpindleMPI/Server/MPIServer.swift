@@ -80,7 +80,15 @@ final class MPIServer: @unchecked Sendable {
                 }
             case .stop:
                 if message.first == 1 { cluster.leaveWithoutFinalize() }
-                state.withLock { $0.stopping = true }
+                // The driver's program is ending, and nobody will read what the tasks still held
+                // would give: they are stopped, not waited for (a runaway job would hold `mpirun`
+                // for ever), as a ProcessPool's workers end with their parent. Each still answers,
+                // and the last answer lets the server stop.
+                let held = state.withLock { state -> [any HeldTask] in
+                    state.stopping = true
+                    return Array(state.tasks.values)
+                }
+                for task in held { task.cancel() }
                 stopIfIdle()
             case .hello, .replies, .goodbye, .heartbeat:
                 throw WireError("the driver sent a \(tag) message, which only servers send")
