@@ -33,6 +33,8 @@ final class MPICluster: @unchecked Sendable {
     private var lost: Set<Int32> = []
     /// The MPI thread's own: when it last sent a heartbeat (servers) or looked for lost ranks (driver).
     private var lastBeat: UInt64 = 0
+    /// The MPI thread's own, on the driver: when it last took a turn, to tell when it slept.
+    private var lastTurn: UInt64 = 0
     /// How long a server rank may be silent before the driver gives it up for lost; heartbeats come
     /// every ``heartbeatInterval``. Set by the driver's first pool.
     private var lostAfter: UInt64 = 5_000_000_000
@@ -218,6 +220,17 @@ final class MPICluster: @unchecked Sendable {
             lastBeat = now
             engine.signal(0, .heartbeat)
             return
+        }
+        // With nothing out, the driver's MPI thread sleeps until there is something to send, and
+        // hears no heartbeat meanwhile: a server cannot be judged for the time nobody listened.
+        // Without this, every server of a driver idle for longer than `lostAfter` (a program doing
+        // its own work between two maps) was given up for lost at its next task.
+        let slept = lastTurn != 0 && now &- lastTurn > Self.heartbeatNanoseconds
+        lastTurn = now
+        if slept {
+            lock.withLock {
+                for rank in lastHeard.keys { lastHeard[rank] = max(lastHeard[rank] ?? now, now) }
+            }
         }
         guard now &- lastBeat >= 100_000_000 else { return }
         lastBeat = now

@@ -126,14 +126,15 @@ nonisolated func measure(_ pool: MPIPool, mode: String, launchedAt: UInt64?) asy
         let pids = [getpid()] + pool.serverProcessIDs
         let before = pids.map { cpuSeconds(ofProcessTree: $0) }
         let start = now()
-        try await Task.sleep(for: .seconds(getenv("SPINDLE_IDLE_SECONDS").flatMap { Int(String(cString: $0)) } ?? 1))
+        let seconds = getenv("SPINDLE_IDLE_SECONDS").flatMap { Int(String(cString: $0)) } ?? 1
+        try await Task.sleep(for: .seconds(seconds))
         let wall = Double(now() - start) / 1e9
         let after = pids.map { cpuSeconds(ofProcessTree: $0) }
         var parts: [String] = []
         for (rank, (first, last)) in zip(before, after).enumerated() {
             parts.append("rank \(rank) \(fixed((last - first) / wall, 3))")
         }
-        figure("idle for 1 s, CPU s per wall s", parts.joined(separator: ", "))
+        figure("idle for \(seconds) s, CPU s per wall s", parts.joined(separator: ", "))
     }
 }
 

@@ -59,6 +59,21 @@ struct MPIUnderMPIRunTests {
         }
     }
 
+    /// With nothing out, the driver's MPI thread sleeps and hears no heartbeat; idle for longer than
+    /// the lost-rank timeout, the driver must still have its servers, not give them up for lost.
+    /// (The sleep is the scenario: a program busy with its own work between two maps.)
+    @Test func aDriverIdleLongerThanTheLostRankTimeoutKeepsItsServers() async throws {
+        var options = MPITestCluster.options
+        options.lostRankTimeout = .seconds(1)
+        try await MPITestCluster.join()
+        let pool = try MPIPool(options: options)
+        #expect(try await pool.submit(Square(), 2).value == 4)
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await pool.submit(Square(), 3).value == 9)
+        #expect(pool.workerCount == 2, "no server was given up for lost")
+        await pool.shutdown()
+    }
+
     @Test func onlyOnePoolAtATime() async throws {
         let pool = try await MPITestCluster.pool()
         #expect(throws: SpindleError.self) { _ = try MPIPool(options: MPITestCluster.options) }
