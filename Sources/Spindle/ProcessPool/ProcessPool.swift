@@ -188,17 +188,22 @@ public final class ProcessPool: Pool {
     /// Cancels a relayed task: one not yet begun never runs and answers `skipped`; a running one
     /// has its worker killed (and replaced) and answers with a cancellation.
     package func cancel(_ task: RelayedPoolTask) {
-        if core.cancelIfNotStarted(task) {
-            task.skipUnbegun()
-        }
+        cancelIfNotStarted(task)
         guard !task.isDone else { return }
         core.cancel(task)
     }
 
-    /// Cancels a relayed task only if no worker has begun it; it then answers `skipped`.
+    /// Cancels a relayed task only if it has not started, nor become the first in its worker's
+    /// line (which counts as running, and was announced so); it then answers `skipped`.
     package func cancelIfNotStarted(_ task: RelayedPoolTask) {
-        if core.cancelIfNotStarted(task) {
+        switch core.cancelIfNotStarted(task) {
+        case .inNoWorker:
+            // Refused if it was ever first in a worker's line: its result may be on its way.
+            task.cancelIfPending()
+        case .claimed:
             task.skipUnbegun()
+        case .running:
+            break
         }
     }
 

@@ -137,14 +137,28 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
         if let refusal { task.fail(refusal) }
     }
 
-    /// Makes sure a task that no worker has begun never runs, and tells whether that held: `true`
-    /// for a task still queued here or in a worker (which will skip it); `false` once a worker has
-    /// begun it. The caller then completes the task itself.
-    func cancelIfNotStarted(_ task: PoolTask) -> Bool {
+    /// Where a task stood when ``cancelIfNotStarted(_:)`` looked.
+    enum NotStartedCancel {
+        /// In no worker: queued here (perhaps again, after its worker died), or answered, its
+        /// result on the way to it. The caller may cancel it only if it is pending.
+        case inNoWorker
+        /// Claimed from its worker, which will skip it: the caller answers it.
+        case claimed
+        /// Begun, or first in its worker's line, which counts as running (see `start`): a caller
+        /// may have seen it running already.
+        case running
+    }
+
+    /// Makes sure a task that no worker has begun, and that is not first in a worker's line, never
+    /// runs; says where it stood.
+    func cancelIfNotStarted(_ task: PoolTask) -> NotStartedCancel {
         lock.withLock {
-            guard let worker = task.worker else { return true }
-            guard worker.killReason == nil else { return worker.page.state(of: task.sequence) != .started }
-            return worker.page.claim(task.sequence, as: .cancelled)
+            guard let worker = task.worker else { return .inNoWorker }
+            if worker.inFlight.first === task { return .running }
+            guard worker.killReason == nil else {
+                return worker.page.state(of: task.sequence) != .started ? .claimed : .running
+            }
+            return worker.page.claim(task.sequence, as: .cancelled) ? .claimed : .running
         }
     }
 

@@ -6,7 +6,8 @@
 /// and the answer carries the caller's number again. Each task is answered exactly once, by a frame
 /// handed to `answer`: a `result` (outputs, or a failure such as the worker's death, a timeout or a
 /// cancellation, as a ``RemoteFailure``) or a `skipped` when it was cancelled before it started.
-/// When its worker begins it, `started` hears a `started` frame first.
+/// When it becomes the first in its worker's line, which counts as running, `started` hears a
+/// `started` frame first.
 package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
     // @unchecked Sendable: `phase` is locked; `failureAfterOutputs` and the frame are only touched
     // under the pool engine's lock (retry) or after the task left every worker (complete).
@@ -149,9 +150,8 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
         answer(frame)
     }
 
-    /// Answers `skipped` for a task that no worker has begun and none will (the caller claimed it
-    /// from its worker, or it was still queued), even one marked running as the first in its
-    /// worker's line: left unanswered, its worker's skip would later look like a protocol error.
+    /// Answers `skipped` for a task claimed from its worker, which will skip it: left unanswered,
+    /// that skip would later look like a protocol error.
     package func skipUnbegun() {
         guard finish() else { return }
         var frame: [UInt8] = []

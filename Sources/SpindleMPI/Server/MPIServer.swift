@@ -83,7 +83,8 @@ final class MPIServer: @unchecked Sendable {
                 // The driver's program is ending, and nobody will read what the tasks still held
                 // would give: they are stopped, not waited for (a runaway job would hold `mpirun`
                 // for ever), as a ProcessPool's workers end with their parent. Each still answers,
-                // and the last answer lets the server stop.
+                // and the last answer lets the server stop. (On the rank's own threads a job that
+                // ignores cancellation runs to its end: a thread cannot be killed.)
                 let held = state.withLock { state -> [any HeldTask] in
                     state.stopping = true
                     return Array(state.tasks.values)
