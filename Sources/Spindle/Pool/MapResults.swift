@@ -156,13 +156,13 @@ final class MapEngine<Output: Sendable> {
             }
             startChunks()
             guard let outcome = await nextOutcome(isolation: actor) else {
-                finished = true
                 // No chunk left to wait for, either because the map is complete or because a
                 // cancellation that came while the chunks started has just dropped them all.
                 if Task.isCancelled {
                     finish()
                     throw SpindleError.cancelled()
                 }
+                finished = true
                 return nil
             }
             let itemsRun = outcome.outputs.count + (outcome.failure == nil ? 0 : 1)

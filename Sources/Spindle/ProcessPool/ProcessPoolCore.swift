@@ -154,7 +154,7 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
     func cancelIfNotStarted(_ task: PoolTask) -> NotStartedCancel {
         lock.withLock {
             guard let worker = task.worker else { return .inNoWorker }
-            if worker.inFlight.first === task { return .running }
+            guard worker.inFlight.first !== task else { return .running }
             guard worker.killReason == nil else {
                 return worker.page.state(of: task.sequence) != .started ? .claimed : .running
             }
@@ -190,10 +190,9 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
             var cancelled: [PoolTask] = []
             if mode == .immediate {
                 cancelled = takePending()
-                // The first task in a worker's line is already marked running (see `start`), even
-                // while its worker still starts up: it is left to run, like any running job.
+                // The first task in a worker's line counts as running: it is left to run.
                 for worker in workers {
-                    for task in worker.inFlight.dropFirst() where worker.page.claim(task.sequence, as: .cancelled) {
+                    for task in worker.waitingInLine where worker.page.claim(task.sequence, as: .cancelled) {
                         cancelled.append(task)
                     }
                 }

@@ -87,11 +87,7 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
             }
         }
         guard let first else { return false }
-        if first {
-            var frame: [UInt8] = []
-            try? SkippedMessage(sequence: replySequence).encode(into: &frame, as: .started)
-            started(frame)
-        }
+        if first { started(notice(.started)) }
         return true
     }
 
@@ -145,18 +141,21 @@ package final class RelayedPoolTask: PoolTask, @unchecked Sendable {
 
     package override func cancelIfPending() {
         guard finish(cancelling: true) else { return }
-        var frame: [UInt8] = []
-        try? SkippedMessage(sequence: replySequence).encode(into: &frame)
-        answer(frame)
+        answer(notice(.skipped))
     }
 
     /// Answers `skipped` for a task claimed from its worker, which will skip it: left unanswered,
     /// that skip would later look like a protocol error.
     package func skipUnbegun() {
         guard finish() else { return }
+        answer(notice(.skipped))
+    }
+
+    /// A `started` or `skipped` frame for this task: its sequence alone.
+    private func notice(_ kind: MessageKind) -> [UInt8] {
         var frame: [UInt8] = []
-        try? SkippedMessage(sequence: replySequence).encode(into: &frame)
-        answer(frame)
+        try? SkippedMessage(sequence: replySequence).encode(into: &frame, as: kind)
+        return frame
     }
 
     package override func timeOut() {

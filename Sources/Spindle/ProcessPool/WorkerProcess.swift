@@ -49,6 +49,10 @@ final class WorkerProcess: @unchecked Sendable {
     var outboxOffset = 0
     /// Tasks sent and not yet answered, oldest first.
     var inFlight: Deque<PoolTask> = []
+    /// The tasks behind the first: the first counts as running as soon as it is first in line (the
+    /// pool marks it so, even while the worker still starts up), so only these may still be
+    /// cancelled as not started.
+    var waitingInLine: Deque<PoolTask>.SubSequence { inFlight.dropFirst() }
     private var lastSequence: UInt32 = 0
     /// Items sent to this worker, for recycling after a number of jobs.
     var itemsAssigned = 0
