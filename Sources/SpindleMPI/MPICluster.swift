@@ -36,7 +36,7 @@ final class MPICluster: @unchecked Sendable {
     /// The MPI thread's own, on the driver: when it last took a turn, to tell when it slept.
     private var lastTurn: UInt64 = 0
     /// How long a server rank may be silent before the driver gives it up for lost; heartbeats come
-    /// every ``heartbeatInterval``. Set by the driver's first pool.
+    /// every ``heartbeatNanoseconds``. Set by each pool the driver makes (``adopt(_:lostAfter:)``).
     private var lostAfter: UInt64 = 5_000_000_000
 
     /// How often a server says it is alive.
@@ -229,7 +229,7 @@ final class MPICluster: @unchecked Sendable {
         lastTurn = now
         if slept {
             lock.withLock {
-                for rank in lastHeard.keys { lastHeard[rank] = max(lastHeard[rank] ?? now, now) }
+                for rank in lastHeard.keys { lastHeard[rank] = now }
             }
         }
         guard now &- lastBeat >= 100_000_000 else { return }

@@ -27,8 +27,10 @@ public import Spindle
 ///
 /// Servers serve until the driver's program ends: then they stop the tasks they still hold (nobody
 /// will read their results; with `.rankThreads` a job that ignores cancellation still runs to its
-/// end), shut their workers down and leave, and every rank finalises MPI, so `mpirun` exits 0. A ``SharedArray`` cannot cross to another rank, in a job or in its output (it
-/// is memory of one machine): send arrays of values instead.
+/// end), shut their workers down and leave, and every rank finalises MPI, so `mpirun` exits 0.
+///
+/// A ``SharedArray`` cannot cross to another rank, in a job or in its output (it is memory of one
+/// machine): send arrays of values instead.
 public final class MPIPool: Pool {
     /// How an ``MPIPool`` runs. Every rank calls ``start(options:)`` with the same options (it is the
     /// same program): the driver reads `taskTimeout`, `startTimeout` and `lostRankTimeout`, the servers

@@ -44,9 +44,10 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
     private var lostRanks: [WorkerTally] = []
 
     /// The workers of the ranks still in the pool: a lost rank's are gone with it.
-    var workerCount: Int {
-        lock.withLock { ranks.reduce(0) { $0 + $1.workers } }
-    }
+    var workerCount: Int { lock.withLock { liveWorkers } }
+
+    /// ``workerCount``, with the lock held.
+    private var liveWorkers: Int { ranks.reduce(0) { $0 + $1.workers } }
 
     init(cluster: MPICluster, servers: [MPICluster.Server]) {
         self.cluster = cluster
@@ -312,7 +313,7 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
             }
             return PoolSnapshot(
                 lifetime: lifetime,
-                workerCount: ranks.reduce(0) { $0 + $1.workers },
+                workerCount: liveWorkers,
                 tasksSubmitted: tasksSubmitted,
                 tasksQueued: queued,
                 tasksRunning: running,

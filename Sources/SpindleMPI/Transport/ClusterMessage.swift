@@ -19,7 +19,7 @@ enum ClusterTag: Int32 {
     case hello = 5
     /// Server → driver, last: the server has finished and is leaving.
     case goodbye = 6
-    /// Server → driver, every ``MPICluster/heartbeatInterval``: this rank is alive.
+    /// Server → driver, every ``MPICluster/heartbeatNanoseconds``: this rank is alive.
     case heartbeat = 7
 }
 
