@@ -160,7 +160,7 @@ struct MPIRun {
         for line in lines {
             if line.contains("WARNING: ThreadSanitizer") { inReport = true }
             if inReport { reports.append(line) }
-            if inReport && line.hasSuffix("==================") && !line.contains("WARNING") { inReport = false }
+            if inReport && line.hasSuffix("==================") { inReport = false }
         }
         let end = lines.suffix(60)
         return (reports.isEmpty ? "" : "sanitizer reports:\n" + reports.joined(separator: "\n") + "\nthe end:\n")

@@ -191,8 +191,8 @@ enum DeadlockDemo {
         // The fix is about deadlocks. Two threads hammering one plain lock can also starve one of
         // them on a slow, loaded machine (under ThreadSanitizer it happened); that is named, not
         // hidden, but it is another hazard.
-        let deadlocks = newReports.filter { $0.kind == .deadlock || $0.kind == .potentialDeadlock }.count
         let others = newReports.filter { $0.kind != .deadlock && $0.kind != .potentialDeadlock }
+        let deadlocks = newReports.count - others.count
         out.append("")
         out.append(
             "Fixed: lock the lower-numbered account first, whichever way the money goes. \(fixedRuns.formatted()) transfers each way"
