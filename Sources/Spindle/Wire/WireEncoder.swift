@@ -37,7 +37,9 @@
 /// | `0x0A`           | unkeyed container      | varint byte length, varint count, values         |
 /// | `0x0B`           | packed array           | kind byte, varint count, raw little-endian bytes |
 ///
-/// Varints are unsigned LEB128. Integers are not typed: any integer decodes as any integer type it
+/// Varints are unsigned LEB128. The length and count of a container that holds a large packed array
+/// are padded to 5 bytes with continuation bytes (`0x80`), so that the array is written once and
+/// never moved to widen them; a decoder reads any padded varint. Integers are not typed: any integer decodes as any integer type it
 /// fits in. A sign tag takes the place of zigzag coding: negative numbers cost the same, positive
 /// ones one bit less, and `Int` and `UInt` values share one encoding. `[T]` and `ContiguousArray<T>`
 /// of fixed-width integers, `Float`, `Double` or `Bool` are packed arrays (``WirePackedKind``); `Int`

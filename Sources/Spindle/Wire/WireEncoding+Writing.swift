@@ -87,6 +87,7 @@ extension WireEncoding {
 
     /// Appends a packed array: kind, count, then the elements' bytes with one copy.
     func writePacked(_ kind: WirePackedKind, count: Int, elements: UnsafeRawBufferPointer) {
+        widenOpenContainers(before: elements.count)
         bytes.reserveCapacity(bytes.count + elements.count + 12)
         bytes.append(WireTag.packed)
         bytes.append(kind.rawValue)

@@ -15,6 +15,8 @@ final class WireEncoding {
         var kind: Kind
         /// Where the container's length placeholder starts.
         var lengthOffset: Int
+        /// The bytes reserved there for the length (and an unkeyed container's count).
+        var reserved: Int
         /// Elements written so far, for an unkeyed container.
         var count: Int
         /// Where this value sits in its parent, for coding paths.
@@ -167,7 +169,7 @@ extension WireEncoding {
         if frames.capacity == 0 { frames.reserveCapacity(8) }
         let id = nextFrameID
         nextFrameID += 1
-        frames.append(OpenValue(id: id, kind: .none, lengthOffset: 0, count: 0, key: key))
+        frames.append(OpenValue(id: id, kind: .none, lengthOffset: 0, reserved: 0, count: 0, key: key))
         return (frames.count - 1, id)
     }
 
@@ -228,8 +230,12 @@ extension WireEncoding {
         frames[depth].kind = kind
         frames[depth].lengthOffset = bytes.count + 1
         switch kind {
-        case .keyed: bytes.append(contentsOf: [WireTag.keyed, 0])
-        case .unkeyed: bytes.append(contentsOf: [WireTag.unkeyed, 0, 0])
+        case .keyed:
+            bytes.append(contentsOf: [WireTag.keyed, 0])
+            frames[depth].reserved = 1
+        case .unkeyed:
+            bytes.append(contentsOf: [WireTag.unkeyed, 0, 0])
+            frames[depth].reserved = 2
         case .none, .singleValue, .filledSingleValue: break
         }
     }
@@ -268,9 +274,9 @@ extension WireEncoding {
                 // empty keyed container decodes as a struct with no fields present.
                 bytes.append(contentsOf: [WireTag.keyed, 0])
             case .keyed:
-                patchLength(at: frame.lengthOffset, count: nil)
+                patchLength(at: frame.lengthOffset, reserved: frame.reserved, count: nil)
             case .unkeyed:
-                patchLength(at: frame.lengthOffset, count: frame.count)
+                patchLength(at: frame.lengthOffset, reserved: frame.reserved, count: frame.count)
             case .singleValue:
                 recordMisuse("a single value container was closed without encoding a value")
                 bytes.append(WireTag.null)
@@ -280,9 +286,15 @@ extension WireEncoding {
         }
     }
 
-    /// Fills in a container's byte length (and element count), widening the placeholder if needed.
-    fileprivate func patchLength(at offset: Int, count: Int?) {
-        let placeholderSize = count == nil ? 1 : 2
+    /// Fills in a container's byte length (and element count) in the `reserved` bytes at `offset`,
+    /// widening a narrow placeholder if needed; a widened one gets padded varints.
+    fileprivate func patchLength(at offset: Int, reserved placeholderSize: Int, count: Int?) {
+        if placeholderSize == Self.wideVarint * (count == nil ? 1 : 2) {
+            var cursor = offset
+            Self.storePaddedVarint(UInt64(bytes.count - offset - Self.wideVarint), in: &bytes, at: &cursor)
+            if let count { Self.storePaddedVarint(UInt64(count), in: &bytes, at: &cursor) }
+            return
+        }
         let contentStart = offset + placeholderSize
         let countSize = count.map { Self.varintSize(UInt64($0)) } ?? 0
         let length = bytes.count - contentStart + countSize
@@ -293,6 +305,52 @@ extension WireEncoding {
         var cursor = offset
         Self.storeVarint(UInt64(length), in: &bytes, at: &cursor)
         if let count { Self.storeVarint(UInt64(count), in: &bytes, at: &cursor) }
+    }
+
+    /// Gives every open container a placeholder wide enough for any length, before a value of
+    /// `byteCount` bytes is appended inside them.
+    ///
+    /// A narrow placeholder is widened when its container closes, by moving all its contents: for
+    /// a large packed array that is one more copy of it, as costly as encoding it. Moving what the
+    /// open containers hold so far, before the array, costs next to nothing; the price is a few
+    /// bytes of padding per container, so only large values pay it. Never called inside a
+    /// container begun by ``beginUnkeyedContainer()``, whose caller holds its offset.
+    func widenOpenContainers(before byteCount: Int) {
+        guard byteCount >= Self.widenThreshold else { return }
+        var shift = 0
+        for depth in frames.indices {
+            frames[depth].lengthOffset += shift
+            let wide: Int
+            switch frames[depth].kind {
+            case .keyed: wide = Self.wideVarint
+            case .unkeyed: wide = 2 * Self.wideVarint
+            case .none, .singleValue, .filledSingleValue: continue
+            }
+            let extra = wide - frames[depth].reserved
+            guard extra > 0 else { continue }
+            bytes.insert(
+                contentsOf: repeatElement(0, count: extra),
+                at: frames[depth].lengthOffset + frames[depth].reserved
+            )
+            frames[depth].reserved = wide
+            shift += extra
+        }
+    }
+
+    /// Values at least this large make their open containers wide: see ``widenOpenContainers(before:)``.
+    static let widenThreshold = 16 << 10
+    /// The bytes of a padded varint: 35 bits, more than a frame's largest payload.
+    static let wideVarint = 5
+
+    /// Overwrites ``wideVarint`` bytes from `offset` with `value` as a varint padded with
+    /// continuation bytes (which any LEB128 reader accepts), advancing `offset` past it.
+    static func storePaddedVarint(_ value: UInt64, in bytes: inout [UInt8], at offset: inout Int) {
+        precondition(value >> (7 * UInt64(wideVarint)) == 0, "a padded varint holds 35 bits")
+        for index in 0..<wideVarint {
+            let group = UInt8(truncatingIfNeeded: value >> (7 * UInt64(index))) & 0x7F
+            bytes[offset] = index == wideVarint - 1 ? group : group | 0x80
+            offset += 1
+        }
     }
 
     private func recordMisuse(_ message: String) {
@@ -321,6 +379,6 @@ extension WireEncoding {
 
     /// Fills in the header written by ``beginUnkeyedContainer()``.
     func endUnkeyedContainer(_ lengthOffset: Int, count: Int) {
-        patchLength(at: lengthOffset, count: count)
+        patchLength(at: lengthOffset, reserved: 2, count: count)
     }
 }

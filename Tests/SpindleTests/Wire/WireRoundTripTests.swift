@@ -146,6 +146,43 @@ import Testing
         #expect(bytes[0] == WireTag.packed && bytes[1] == WirePackedKind.float64.rawValue)
     }
 
+    /// A large packed array widens the containers it is in before it is written, rather than being
+    /// moved when they close; the widened lengths and counts are padded varints.
+    @Test func containersAroundLargeArraysGetPaddedLengths() throws {
+        let large = (0..<4096).map { Double($0) / 3 }
+        let bytes = try wireBytes([large])
+        // Tag, padded length and count, then the packed array: tag, kind, two-byte count, elements.
+        let arrayBytes = 4 + 8 * large.count
+        #expect(bytes.count == 1 + 5 + 5 + arrayBytes + 1)
+        #expect(bytes[0] == WireTag.unkeyed)
+        #expect(Array(bytes[1...5]) == paddedVarint(5 + arrayBytes), "the length: the count and the array")
+        #expect(Array(bytes[6...10]) == paddedVarint(1), "the count")
+        #expect(try wireDecode([[Double]].self, bytes) == [large])
+
+        // Values before and after the array, in nested keyed and unkeyed containers; `Shuffled`
+        // reads its fields out of order and skips the array, by the padded lengths.
+        let nested = Shuffled(
+            a: 7,
+            b: "before",
+            c: (0..<5000).map { Double($0) * 3 },
+            d: SmallRecord(id: 2, name: "after", score: 1, tags: ["x"])
+        )
+        var skipped = nested
+        skipped.c = []
+        #expect(try roundTrip(nested) == skipped)
+        #expect(try roundTrip([nested, nested]) == [skipped, skipped])
+        let several = [[1.0, 2.0], large, [3.0], large.reversed()]
+        #expect(try roundTrip(several) == several)
+        let keyed = ["small": [1.5], "large": large, "empty": []]
+        #expect(try roundTrip(keyed) == keyed)
+        let small = try wireBytes([[1.0, 2.0]])
+        #expect(small.count == 1 + 2 + 3 + 16 + 1, "a small message keeps one-byte lengths")
+    }
+
+    private func paddedVarint(_ value: Int) -> [UInt8] {
+        (0..<5).map { UInt8(value >> (7 * $0) & 0x7F) | ($0 < 4 ? 0x80 : 0) }
+    }
+
     @Test func packedAndElementwiseArraysInteroperate() throws {
         let values: [Double] = [1, -2.5, .infinity]
         #expect(try wireDecode(ElementwiseDoubles.self, wireBytes(values)).values == values)
