@@ -205,6 +205,16 @@ public struct EchoDoubles: Job {
     public func run(_ values: [Double]) async throws -> [Double] { values }
 }
 
+/// Returns its input, unless it starts with an infinity: then it ends its worker by a segfault.
+/// For a chunk of large inputs that is retried after a crash.
+public struct EchoDoublesUnlessInfinite: Job {
+    public init() {}
+    public func run(_ values: [Double]) async throws -> [Double] {
+        if values.first?.isInfinite == true { Death.segfault.happen() }
+        return values
+    }
+}
+
 /// Set by ``MarkWorker`` in a worker process, read by ``ReadMark``.
 nonisolated(unsafe) var workerMark = ""
 

@@ -93,26 +93,32 @@ package final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked
     package var inputs: [J.Input]
     package let future = Future<Value>()
     private let makeValue: @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
+    /// Where the inputs' large arrays go, also when the task is encoded again for a retry.
+    private let spill: SpillArea?
     /// The error that follows the outputs, once the task was cut short by a crashing item.
     private var failureAfterOutputs: (any Error)?
 
     /// Encodes the task; `makeValue` turns the chunk's outcome into the future's result.
     ///
-    /// - Parameter encodedJob: the job already encoded, as a map does once for all its chunks.
+    /// - Parameters:
+    ///   - encodedJob: the job already encoded, as a map does once for all its chunks.
+    ///   - spill: where the inputs' large arrays go, if the pool's transport carries shared memory.
     /// - Throws: ``SpindleError/Code/encodingFailed`` when the job or an input cannot be encoded.
     package init(
         job: J,
         encodedJob: EncodedJob<J>?,
         inputs: [J.Input],
+        spill: SpillArea? = nil,
         timeout: Duration?,
         makeValue: @escaping @Sendable (ChunkOutcome<J.Output>) -> Result<Value, any Error>
     ) throws(SpindleError) {
         self.job = job
         self.inputs = inputs
         self.makeValue = makeValue
+        self.spill = spill
         let encoded: EncodedJob<J>
         if let encodedJob { encoded = encodedJob } else { encoded = try EncodedJob(job) }
-        super.init(frame: try encoded.frame(for: inputs), items: inputs.count, timeout: timeout)
+        super.init(frame: try encoded.frame(for: inputs, spill: spill), items: inputs.count, timeout: timeout)
     }
 
     package override var label: TaskLabel { TaskLabel(job: J.self, items: items) }
@@ -166,7 +172,7 @@ package final class TypedPoolTask<J: Job, Value: Sendable>: PoolTask, @unchecked
 
     package override func retry(first count: Int, thenFail error: any Error) throws {
         inputs.removeSubrange(count...)
-        (frame, segments) = try EncodedJob(job).frame(for: inputs)
+        (frame, segments) = try EncodedJob(job).frame(for: inputs, spill: spill)
         items = count
         failureAfterOutputs = error
     }
@@ -199,10 +205,15 @@ package struct EncodedJob<J: Job>: @unchecked Sendable {
         self.segments = segments
     }
 
-    /// A task frame of this job over `inputs`, with sequence number 0.
+    /// A task frame of this job over `inputs`, with sequence number 0; the inputs' large arrays go
+    /// into `spill`, if given. The job's never do: its bytes are sent with every task of a map,
+    /// and a spilled array belongs to one message.
     ///
     /// - Throws: ``SpindleError/Code/encodingFailed`` when an input cannot be encoded.
-    package func frame(for inputs: [J.Input]) throws(SpindleError) -> (bytes: [UInt8], segments: [SharedSegment]) {
+    package func frame(
+        for inputs: [J.Input],
+        spill: SpillArea? = nil
+    ) throws(SpindleError) -> (bytes: [UInt8], segments: [SharedSegment]) {
         var frame: [UInt8] = []
         frame.reserveCapacity(64 + bytes.count + 16 * inputs.count)
         var segments = self.segments
@@ -213,7 +224,7 @@ package struct EncodedJob<J: Job>: @unchecked Sendable {
                 into: &frame,
                 segments: &segments,
                 job: { $0.append(contentsOf: bytes) },
-                inputs: { try WireEncoder.encode(inputs, into: &$0, segments: &$1) }
+                inputs: { try WireEncoder.encode(inputs, into: &$0, segments: &$1, spill: spill) }
             )
         } catch {
             throw SpindleError(.encodingFailed, "cannot encode an input of \(J.self): \(error)")

@@ -8,6 +8,8 @@ package protocol PoolTaskQueue: AnyObject, Sendable {
     /// Stops a task whose future was cancelled (skipped if not begun, its worker killed if
     /// running), and fails it.
     func cancel(_ task: PoolTask)
+    /// Where tasks put their inputs' large arrays, if their transport carries shared memory.
+    var spillArea: SpillArea? { get }
 }
 
 extension PoolTaskQueue {
@@ -31,6 +33,7 @@ extension PoolTaskQueue {
                 job: job,
                 encodedJob: encoded,
                 inputs: inputs,
+                spill: spillArea,
                 timeout: timeout,
                 makeValue: makeValue
             )

@@ -55,6 +55,10 @@ public final class ProcessPool: Pool {
         /// Variables added to (or replacing) this process's environment in the workers, such as
         /// `OMP_NUM_THREADS=1` for a numeric library that would start a thread per core in each.
         public var environment: [String: String]
+        /// Whether inputs and outputs with large arrays of numbers carry those arrays in shared
+        /// memory beside the message (copied twice, not four times); off for a pool that relays
+        /// its results onward as bytes, as an MPI rank does.
+        package var spillsLargeArrays = true
 
         /// Options with every default.
         public init(
@@ -134,7 +138,8 @@ public final class ProcessPool: Pool {
                 initializer: initializer,
                 forwardsOutput: options.forwardsOutput,
                 handshakeTimeout: options.handshakeTimeout,
-                environment: options.environment
+                environment: options.environment,
+                spillsLargeArrays: options.spillsLargeArrays
             )
         )
     }

@@ -33,6 +33,9 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
         var forwardsOutput: Bool
         var handshakeTimeout: Duration
         var environment: [String: String]
+        /// Whether large arrays travel in shared memory beside the messages (``SpillArea``), both
+        /// ways: not in a pool whose results are relayed onward as bytes.
+        var spillsLargeArrays = true
     }
 
     private enum Phase {
@@ -58,6 +61,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
     static let returnsMemoryEnvironmentKey = "SPINDLE_WORKER_RETURNS_MEMORY"
 
     let configuration: Configuration
+    /// Where tasks put their inputs' large arrays.
+    @usableFromInline let spillArea: SpillArea?
     /// Every worker's environment, made once: this process's, the configured additions and the mark.
     private let workerEnvironment: [String]
     private let lock = ConditionLock()
@@ -92,6 +97,7 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
     ///   ``SpindleError/Code/systemError`` when a thread or descriptor cannot be made.
     init(configuration: Configuration) throws(SpindleError) {
         self.configuration = configuration
+        spillArea = configuration.spillsLargeArrays ? SpillArea(reuse: .whenReleased) : nil
         var extra = configuration.environment
         if configuration.memoryLimit != nil { extra[Self.returnsMemoryEnvironmentKey] = "1" }
         workerEnvironment = Self.workerEnvironment(adding: extra)
@@ -387,7 +393,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                 try SetupMessage(
                     workerID: UInt32(id),
                     initializerType: configuration.initializerType,
-                    initializer: configuration.initializer
+                    initializer: configuration.initializer,
+                    takesSpilledResults: configuration.spillsLargeArrays
                 ).encode(into: &setup)
             } catch {
                 preconditionFailure("a setup message fits in a frame: \(error)")

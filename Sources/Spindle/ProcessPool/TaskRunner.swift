@@ -43,10 +43,15 @@ package enum TaskRunner {
 
     /// Decodes `task`'s job and inputs now, while the buffer they point into is the caller's; a job
     /// type not in this binary, or bytes that do not decode, give a task that answers with why.
-    package static func prepare(_ task: TaskMessage, segments: ReceivedSegments?) -> Prepared {
+    /// The outputs' large arrays go into `spill`, if given.
+    package static func prepare(
+        _ task: TaskMessage,
+        segments: ReceivedSegments?,
+        spill: SpillArea? = nil
+    ) -> Prepared {
         let body: @Sendable ((Int) -> Void) async -> Answer
         if let type = jobType(named: task.jobType) {
-            body = prepare(type, task, segments: segments)
+            body = prepare(type, task, segments: segments, spill: spill)
         } else {
             let failure = RemoteFailure(
                 kind: .unknownJob,
@@ -60,7 +65,8 @@ package enum TaskRunner {
     private static func prepare<J: Job>(
         _: J.Type,
         _ task: TaskMessage,
-        segments: ReceivedSegments?
+        segments: ReceivedSegments?,
+        spill: SpillArea?
     ) -> @Sendable ((Int) -> Void) async -> Answer {
         let job: J
         let inputs: [J.Input]
@@ -82,7 +88,7 @@ package enum TaskRunner {
                 failure: outcome.failure.map { RemoteFailure(thrown: $0) },
                 busyNanoseconds: outcome.busyNanoseconds,
                 ran: true
-            ) { bytes, segments in try WireEncoder.encode(outputs, into: &bytes, segments: &segments) }
+            ) { bytes, segments in try WireEncoder.encode(outputs, into: &bytes, segments: &segments, spill: spill) }
         }
     }
 

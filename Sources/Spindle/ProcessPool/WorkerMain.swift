@@ -70,6 +70,8 @@ package enum WorkerMain {
         var outbox: [UInt8] = []
         /// The shared segments the results in the outbox carry, sent with its first byte.
         var outboxSegments: [SharedSegment] = []
+        /// Where results put their large arrays, when the pool takes them so.
+        var spill: SpillArea?
 
         init(page: SharedPage) {
             self.page = page
@@ -82,6 +84,7 @@ package enum WorkerMain {
                     throw WireError("the pool's first message was \(setup.kind), not setup")
                 }
                 let message = try SetupMessage(decoding: setup.payload)
+                if message.takesSpilledResults { spill = SpillArea(reuse: .whenReleasedAndRead) }
                 if let failure = await initialize(message) {
                     try SetupFailedMessage(reason: failure).encode(into: &outbox)
                     flush()
@@ -190,7 +193,7 @@ package enum WorkerMain {
             }
             page.setRunning(sequence: UInt64(task.sequence), item: 0)
             defer { page.setRunning(sequence: 0, item: 0) }
-            let prepared = TaskRunner.prepare(task, segments: segments)
+            let prepared = TaskRunner.prepare(task, segments: segments, spill: spill)
             let page = self.page
             // The worker runs one task at a time, so the process's CPU clock times this one; it also
             // counts threads the job starts of its own.

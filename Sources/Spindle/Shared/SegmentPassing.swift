@@ -6,6 +6,10 @@ internal import Glibc
 /// A handle in the message names a segment by its index here. Each descriptor is mapped when a
 /// handle first asks for it; the same index asked for again gives the same segment. Descriptors no
 /// handle asked for are closed with this object.
+///
+/// When this object goes, the message has been read: every spilled array it carried is marked
+/// read (``SpillArea/markRead(_:)``), so that its sender may reuse the segment, including those the
+/// decoding never reached (a task skipped, a value that failed to decode).
 package final class ReceivedSegments {
     private var descriptors: [Int32]
     private var segments: [SharedSegment?]
@@ -17,7 +21,13 @@ package final class ReceivedSegments {
     }
 
     deinit {
-        for fd in descriptors where fd >= 0 { closeDescriptor(fd) }
+        for segment in segments where segment?.kind == .spill { SpillArea.markRead(segment!) }
+        for fd in descriptors where fd >= 0 {
+            // Mapped only to learn whether it is a spill; this closes it either way.
+            if let segment = try? SharedSegment(receiving: fd, kind: .spill, owning: false) {
+                SpillArea.markRead(segment)
+            }
+        }
     }
 
     package var count: Int { descriptors.count }

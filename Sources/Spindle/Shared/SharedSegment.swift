@@ -40,6 +40,8 @@ package final class SharedSegment: @unchecked Sendable {
     /// read as an array's.
     package enum Kind: UInt32, Sendable {
         case array = 1, atomic, lock, semaphore, event, barrier, queue
+        /// A message's large packed array, put beside the message rather than in it: see ``SpillArea``.
+        case spill
     }
 
     /// Bytes before the payload: one page.
@@ -59,6 +61,10 @@ package final class SharedSegment: @unchecked Sendable {
     private let mappedBytes: Int
     /// Whether this object counts in the header's owners.
     private let isOwner: Bool
+    /// For a lease (see ``init(leasing:onRelease:)``): the segment whose mapping this one borrows,
+    /// and what to do when the lease ends.
+    private let leased: SharedSegment?
+    private let onRelease: (@Sendable () -> Void)?
 
     /// Makes a new segment of `byteCount` zeroed bytes, owned by this process.
     ///
@@ -80,7 +86,24 @@ package final class SharedSegment: @unchecked Sendable {
         self.mappedBytes = total
         self.bytes = mapping + Self.headerSize
         self.isOwner = true
+        self.leased = nil
+        self.onRelease = nil
         owners.pointee.store(1, ordering: .releasing)
+    }
+
+    /// A lease on `segment`: the same memory and descriptor, kept mapped by `segment`, and
+    /// `onRelease` called when this object goes. A message carries the lease, so that whoever
+    /// lent the segment learns when the last holder of the message let go of it.
+    package init(leasing segment: SharedSegment, onRelease: @escaping @Sendable () -> Void) {
+        kind = segment.kind
+        descriptor = segment.descriptor
+        byteCount = segment.byteCount
+        bytes = segment.bytes
+        mapping = segment.mapping
+        mappedBytes = segment.mappedBytes
+        isOwner = false
+        leased = segment
+        self.onRelease = onRelease
     }
 
     /// Maps a segment received as descriptor `fd`, which this object then owns (and closes, also
@@ -124,10 +147,16 @@ package final class SharedSegment: @unchecked Sendable {
         self.mappedBytes = size
         self.bytes = mapping + Self.headerSize
         self.isOwner = owning
+        self.leased = nil
+        self.onRelease = nil
         if owning { owners.pointee.add(1, ordering: .acquiringAndReleasing) }
     }
 
     deinit {
+        if leased != nil {
+            onRelease?()
+            return
+        }
         if isOwner { owners.pointee.subtract(1, ordering: .acquiringAndReleasing) }
         munmap(mapping, mappedBytes)
         closeDescriptor(descriptor)

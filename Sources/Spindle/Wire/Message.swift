@@ -13,7 +13,7 @@ package enum MessageKind: UInt8, Sendable {
 }
 
 /// The version of the messages below; a worker from another build of the program refuses to serve.
-package let wireProtocolVersion: UInt32 = 3
+package let wireProtocolVersion: UInt32 = 4
 
 /// Pool → worker, first: who the worker is and how to prepare.
 package struct SetupMessage {
@@ -23,17 +23,27 @@ package struct SetupMessage {
     /// The initializer's type name and encoded value; an empty name for none.
     package var initializerType: String
     package var initializer: [UInt8]
+    /// Whether the worker may spill its results' large arrays into shared memory (``SpillArea``):
+    /// not when the pool relays results onward as bytes.
+    package var takesSpilledResults: Bool
 
-    package init(workerID: UInt32, initializerType: String = "", initializer: [UInt8] = []) {
+    package init(
+        workerID: UInt32,
+        initializerType: String = "",
+        initializer: [UInt8] = [],
+        takesSpilledResults: Bool = false
+    ) {
         self.workerID = workerID
         self.initializerType = initializerType
         self.initializer = initializer
+        self.takesSpilledResults = takesSpilledResults
     }
 
     package func encode(into bytes: inout [UInt8]) throws(WireError) {
         let start = Frame.begin(.setup, in: &bytes)
         bytes.appendLittleEndian(version)
         bytes.appendLittleEndian(workerID)
+        bytes.append(takesSpilledResults ? 1 : 0)
         bytes.appendBlob(initializerType)
         initializer.withUnsafeBytes { bytes.appendBlob($0) }
         try Frame.finish(at: start, in: &bytes)
@@ -46,6 +56,11 @@ package struct SetupMessage {
             throw WireError("protocol version \(version) from the pool, but this worker speaks \(wireProtocolVersion)")
         }
         workerID = try cursor.read()
+        switch try cursor.read(UInt8.self) {
+        case 0: takesSpilledResults = false
+        case 1: takesSpilledResults = true
+        case let flag: throw WireError("the setup's spill flag is \(flag), not 0 or 1")
+        }
         initializerType = try cursor.readString()
         initializer = Array(try cursor.readBlob())
         try cursor.expectEnd()

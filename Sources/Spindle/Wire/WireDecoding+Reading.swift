@@ -63,6 +63,11 @@ extension WireDecoding {
             let kind = try packedKind(&position, end: end)
             let count = try readCount(&position, end: end, itemSize: kind.width, what: "packed count")
             return position + count * kind.width
+        case WireTag.spilled:
+            _ = try packedKind(&position, end: end)
+            _ = try readVarint(&position, end: end)
+            _ = try readVarint(&position, end: end)
+            return position
         case WireTag.smallString...UInt8.max:
             let length = Int(tag & 0x3F)
             guard end - position >= length else { throw .corrupted("the input ends in the middle of a string") }
@@ -70,6 +75,36 @@ extension WireDecoding {
         default:
             throw .corrupted("invalid tag 0x\(String(tag, radix: 16))")
         }
+    }
+
+    /// Reads a spilled array's count and segment, from `position` just past its kind byte.
+    ///
+    /// - Returns: The element count, and the elements' bytes in their segment, which the message's
+    ///   ``ReceivedSegments`` keeps mapped.
+    func spilledElements(
+        _ position: inout Int,
+        end: Int,
+        kind: WirePackedKind
+    ) throws(WireFailure) -> (count: Int, bytes: UnsafeRawBufferPointer) {
+        let count = try readVarint(&position, end: end)
+        let index = try readVarint(&position, end: end)
+        guard count <= UInt64(Int.max / 16) else { throw .corrupted("a spilled array of \(count) elements") }
+        guard let segments, index < UInt64(segments.count) else {
+            throw .corrupted(
+                "a spilled array names attachment \(index), but the message carried \(segments?.count ?? 0)"
+            )
+        }
+        let segment: SharedSegment
+        do {
+            segment = try segments.segment(at: Int(index), kind: .spill)
+        } catch {
+            throw .corrupted(error.message)
+        }
+        let byteCount = Int(count) * kind.width
+        guard let bytes = SpillArea.spilledBytes(in: segment, byteCount: byteCount) else {
+            throw .corrupted("a spilled array of \(byteCount) bytes is larger than its segment")
+        }
+        return (Int(count), bytes)
     }
 
     /// Reads a packed array's kind byte.

@@ -36,6 +36,7 @@
 /// | `0x09`           | keyed container        | varint byte length, fields: (varint key, value)* |
 /// | `0x0A`           | unkeyed container      | varint byte length, varint count, values         |
 /// | `0x0B`           | packed array           | kind byte, varint count, raw little-endian bytes |
+/// | `0x0C`           | spilled packed array   | kind byte, varint count, varint attachment index |
 ///
 /// Varints are unsigned LEB128. The length and count of a container that holds a large packed array
 /// are padded to 5 bytes with continuation bytes (`0x80`), so that the array is written once and
@@ -72,13 +73,18 @@ package enum WireEncoder {
     /// (a ``SharedArray``'s, say) to `segments`, which go with the message as descriptors.
     ///
     /// On failure `bytes` and `segments` are left as they were.
+    ///
+    /// With a `spill` area, packed arrays of ``SpillArea/threshold`` bytes or more go into its shared
+    /// segments rather than into `bytes`, each segment attached to the message as a lease.
     package static func encode<T: Encodable>(
         _ value: T,
         into bytes: inout [UInt8],
-        segments: inout [SharedSegment]
+        segments: inout [SharedSegment],
+        spill: SpillArea? = nil
     ) throws {
         let encoding = WireEncoding()
         encoding.segments = segments
+        encoding.spill = spill
         try encode(value, into: &bytes, encoding: encoding)
         segments = encoding.segments ?? segments
     }

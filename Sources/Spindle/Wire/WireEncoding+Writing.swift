@@ -87,6 +87,13 @@ extension WireEncoding {
 
     /// Appends a packed array: kind, count, then the elements' bytes with one copy.
     func writePacked(_ kind: WirePackedKind, count: Int, elements: UnsafeRawBufferPointer) {
+        if elements.count >= SpillArea.threshold, let index = attachSpilled(elements) {
+            bytes.append(WireTag.spilled)
+            bytes.append(kind.rawValue)
+            writeVarint(UInt64(count))
+            writeVarint(UInt64(index))
+            return
+        }
         widenOpenContainers(before: elements.count)
         bytes.reserveCapacity(bytes.count + elements.count + 12)
         bytes.append(WireTag.packed)

@@ -55,6 +55,20 @@ final class WireEncoding {
     /// The shared segments the message's handles name, sent with it as descriptors; `nil` when the
     /// message cannot carry any.
     @exclusivity(unchecked) var segments: [SharedSegment]?
+    /// Where large packed arrays go instead of the message, if anywhere.
+    @exclusivity(unchecked) var spill: SpillArea?
+
+    /// Spills `elements` and attaches the segment; returns its index among the attachments, or
+    /// `nil` when the array must go in the message.
+    func attachSpilled(_ elements: UnsafeRawBufferPointer) -> Int? {
+        guard let spill, var attached = segments, attached.count < Frame.maximumAttachments,
+            let lease = spill.spill(elements)
+        else { return nil }
+        segments = nil
+        attached.append(lease)
+        segments = attached
+        return attached.count - 1
+    }
 
     /// The index of `segment` among the message's attachments, adding it the first time.
     ///

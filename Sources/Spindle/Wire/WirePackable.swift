@@ -18,12 +18,19 @@ extension WirePackable {
     ) throws -> [Self] {
         var position = start
         do throws(WireFailure) {
-            if try decoding.byte(at: position, end: end) == WireTag.packed {
+            let tag = try decoding.byte(at: position, end: end)
+            if tag == WireTag.packed || tag == WireTag.spilled {
                 position += 1
                 let kind = try decoding.packedKind(&position, end: end)
                 if kind == wirePackedKind {
-                    let count = try decoding.readCount(&position, end: end, itemSize: kind.width, what: "packed count")
-                    let source = UnsafeRawBufferPointer(start: decoding.base + position, count: count * kind.width)
+                    let count: Int
+                    let source: UnsafeRawBufferPointer
+                    if tag == WireTag.spilled {
+                        (count, source) = try decoding.spilledElements(&position, end: end, kind: kind)
+                    } else {
+                        count = try decoding.readCount(&position, end: end, itemSize: kind.width, what: "packed count")
+                        source = UnsafeRawBufferPointer(start: decoding.base + position, count: count * kind.width)
+                    }
                     // A Bool with any other bit pattern is undefined behavior: check before copying.
                     if kind == .bool, let bad = source.first(where: { $0 > 1 }) {
                         throw .corrupted("a packed Bool is \(bad), not 0 or 1")

@@ -24,6 +24,9 @@ enum WireTag {
     static let unkeyed: UInt8 = 0x0A
     /// An array of fixed-width numbers: a ``WirePackedKind`` byte, a varint count, then the raw bytes.
     static let packed: UInt8 = 0x0B
+    /// A packed array spilled beside the message (``SpillArea``): a ``WirePackedKind`` byte, a varint
+    /// count, then the varint index of the attached segment that holds the raw bytes.
+    static let spilled: UInt8 = 0x0C
     /// `0x80 | n`: the integer `n`, for `n` in `0..<64`.
     static let smallInteger: UInt8 = 0x80
     /// `0xC0 | n`: a string of `n` UTF-8 bytes, for `n` in `0..<64`; the bytes follow.
@@ -40,7 +43,7 @@ enum WireTag {
         case string, smallString...UInt8.max: "string"
         case keyed: "keyed container"
         case unkeyed: "unkeyed container"
-        case packed: "packed array"
+        case packed, spilled: "packed array"
         default: "invalid tag 0x\(String(tag, radix: 16))"
         }
     }

@@ -10,6 +10,8 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     let end: Int
     /// The element type, if this is a packed array.
     let packedKind: WirePackedKind?
+    /// What a packed array's element offsets count from: the message, or a spilled array's segment.
+    private let packedBase: UnsafeRawPointer
     /// The offset of the next element.
     private(set) var position: Int
     private let elementCount: Int
@@ -20,6 +22,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         self.decoding = decoding
         self.depth = depth
         var position = start
+        var packedBase = decoding.base
         do throws(WireFailure) {
             let tag = try decoding.byte(at: position, end: end)
             position += 1
@@ -33,6 +36,15 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
                 elementCount = try decoding.readCount(&position, end: end, itemSize: kind.width, what: "packed count")
                 self.end = position + elementCount * kind.width
                 packedKind = kind
+            } else if tag == WireTag.spilled {
+                let kind = try decoding.packedKind(&position, end: end)
+                let (count, bytes) = try decoding.spilledElements(&position, end: end, kind: kind)
+                // The elements are read from the segment, from offset 0.
+                elementCount = count
+                packedBase = bytes.baseAddress ?? decoding.base
+                position = 0
+                self.end = bytes.count
+                packedKind = kind
             } else {
                 throw .mismatch([Any].self, found: tag)
             }
@@ -40,6 +52,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
             throw error.decodingError(at: decoding.codingPath(depth: depth))
         }
         self.position = position
+        self.packedBase = packedBase
     }
 
     var codingPath: [any CodingKey] { decoding.codingPath(depth: depth) }
@@ -94,7 +107,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     /// Reads the packed element at `offset` as `V`, which must be a number or `Bool` it fits in.
     private func readPacked<V>(_ type: V.Type, at offset: Int) throws(WireFailure) -> V {
         guard let kind = packedKind else { throw .corrupted("not a packed array") }
-        let base = decoding.base + offset
+        let base = packedBase + offset
         if kind == .bool {
             let byte = base.load(as: UInt8.self)
             guard byte <= 1 else { throw .corrupted("a packed Bool is \(byte), not 0 or 1") }

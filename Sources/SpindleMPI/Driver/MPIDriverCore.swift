@@ -121,6 +121,9 @@ final class MPIDriverCore: PoolTaskQueue, @unchecked Sendable {
         }
     }
 
+    /// MPI messages carry bytes only: a task's arrays travel in it.
+    var spillArea: SpillArea? { nil }
+
     /// Cancels a task whose future was cancelled: a queued one is dropped when its turn comes; one on
     /// a server is skipped there if not begun, or its worker process is killed.
     func cancel(_ task: PoolTask) {

@@ -43,7 +43,10 @@ final class MPIServer: @unchecked Sendable {
         do {
             switch options.execution {
             case .workerProcesses:
-                let pool = try ProcessPool(workers: count, options: options.processPool)
+                // The workers' results go on to the driver as bytes, so their arrays stay in them.
+                var poolOptions = options.processPool
+                poolOptions.spillsLargeArrays = false
+                let pool = try ProcessPool(workers: count, options: poolOptions)
                 runner = .processes(pool)
                 workers = pool.workerCount
             case .rankThreads:

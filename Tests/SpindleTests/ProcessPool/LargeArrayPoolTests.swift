@@ -1,0 +1,67 @@
+import Glibc
+import PoolConformance
+@testable import Spindle
+import Testing
+
+/// A process pool's large arrays of numbers, which travel in shared memory beside their messages.
+@Suite struct LargeArrayPoolTests {
+    /// Arrays of 512 KiB, over the spill threshold, each different.
+    private func arrays(_ count: Int) -> [[Double]] {
+        (0..<count).map { array in (0..<(64 << 10)).map { Double($0 * 100 + array) } }
+    }
+
+    /// The inodes of the spill segments process `pid` has open.
+    private func spillSegments(of pid: Int32) -> Set<UInt64> {
+        var inodes: Set<UInt64> = []
+        for fd in ProcReader.numericEntries("/proc/\(pid)/fd") {
+            guard let target = ProcReader.descriptorTarget(pid: pid, fd: Int(fd)),
+                target.contains("memfd:\(SharedSegment.namePrefix)spill")
+            else { continue }
+            var status = stat()
+            if stat("/proc/\(pid)/fd/\(fd)", &status) == 0 { inodes.insert(UInt64(status.st_ino)) }
+        }
+        return inodes
+    }
+
+    @Test func largeArraysTravelInSharedMemoryBothWays() async throws {
+        let pool = try makeTestPool(workers: 1)
+        let worker = try await pool.submit(WorkerPID(), 0).value
+        // More at once than the pool keeps segments for: the rest travel in their messages.
+        let inputs = arrays(3 * SpillArea.maximumSegments)
+        let futures = inputs.map { pool.submit(EchoDoubles(), $0) }
+        for (input, future) in zip(inputs, futures) { #expect(try await future.value == input) }
+        let kept = try #require(pool.core.spillArea).segmentCount
+        #expect((1...SpillArea.maximumSegments).contains(kept), "the inputs went beside their messages")
+        let workersOwn = spillSegments(of: worker).subtracting(spillSegments(of: getpid()))
+        #expect(!workersOwn.isEmpty, "the worker put its results beside their messages")
+        #expect(try await pool.submit(SumDoubles(), inputs[5]).value == inputs[5].reduce(0, +))
+        await pool.shutdown()
+    }
+
+    @Test func aPoolThatRelaysItsResultsKeepsArraysInTheMessages() async throws {
+        let pool = try makeTestPool(workers: 1) { $0.spillsLargeArrays = false }
+        let worker = try await pool.submit(WorkerPID(), 0).value
+        let inputs = arrays(3)
+        for input in inputs { #expect(try await pool.submit(EchoDoubles(), input).value == input) }
+        #expect(pool.core.spillArea == nil)
+        #expect(spillSegments(of: worker).isEmpty, "the worker spilled nothing")
+        await pool.shutdown()
+    }
+
+    @Test func aChunkRetriedAfterACrashSendsItsLargeInputsAgain() async throws {
+        let pool = try makeTestPool(workers: 1)
+        var inputs = arrays(5)
+        inputs[3][0] = .infinity  // the culprit
+        var outputs: [[Double]] = []
+        let error = await #expect(throws: SpindleError.self) {
+            for try await output in pool.map(EchoDoublesUnlessInfinite(), inputs, chunkSize: 5) {
+                outputs.append(output)
+            }
+        }
+        #expect(outputs == Array(inputs[..<3]), "the items before the culprit, retried on a fresh worker")
+        #expect(error?.termination == .signalled(SIGSEGV))
+        let fresh = arrays(2).map { $0.map { -$0 } }
+        #expect(try await pool.map(EchoDoubles(), fresh).collect() == fresh, "the pool goes on")
+        await pool.shutdown()
+    }
+}
