@@ -25,6 +25,7 @@ package enum WireDecoder {
     ) throws -> T {
         do {
             let (decoding, bodyEnd) = try WireDecoding.open(bytes)
+            defer { decoding.giveBack() }
             decoding.segments = segments
             let valueEnd = try decoding.valueEnd(at: 0, end: bodyEnd)
             guard valueEnd == bodyEnd else {

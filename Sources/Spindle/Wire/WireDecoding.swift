@@ -1,3 +1,5 @@
+internal import Glibc
+
 /// The state of one ``WireDecoder/decode(_:from:)`` call: the bytes, the key table, the depth and path.
 ///
 /// Positions are byte offsets from `base`. Every value is read within an explicit end offset (its
@@ -16,7 +18,7 @@ final class WireDecoding {
     }
 
     /// The start of the message.
-    let base: UnsafeRawPointer
+    @exclusivity(unchecked) private(set) var base: UnsafeRawPointer
     // The mutable properties are `@exclusivity(unchecked)`: one decode call owns this object and never
     // overlaps two accesses to a property, and the run-time checks are a large share of small decodes.
 
@@ -31,8 +33,33 @@ final class WireDecoding {
     /// The fast paths of the last two types asked about: see ``fastDecodable(_:)``.
     @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastDecodable.Type>()
 
+    /// The bytes of the key table that ``keys`` was read from, when short: messages of one type
+    /// repeat their table, which is then not read again.
+    @exclusivity(unchecked) private var keyTableBytes: [UInt8] = []
+
     private init(base: UnsafeRawPointer) {
         self.base = base
+    }
+
+    /// The calling thread's spare decoding state: see ``giveBack()``.
+    private static let spare = ThreadSpare<WireDecoding>()
+
+    /// Resets this state and keeps it as the calling thread's spare for the next message, with its
+    /// levels' capacity, its last key table and its cache of fast paths; unless it grew large.
+    ///
+    /// The message's segments are let go of here: that is when its spilled arrays count as read.
+    func giveBack() {
+        segments = nil
+        guard levels.capacity <= 64 else { return }
+        levels.removeAll(keepingCapacity: true)
+        depth = 0
+        Self.spare.giveBack(self)
+    }
+
+    /// Whether `table` holds the same bytes as the key table last read.
+    private func isLastKeyTable(_ table: UnsafeRawBufferPointer) -> Bool {
+        guard table.count == keyTableBytes.count, let start = table.baseAddress else { return false }
+        return keyTableBytes.withUnsafeBytes { memcmp($0.baseAddress!, start, table.count) == 0 }
     }
 
     /// Reads a message's trailer and key table.
@@ -58,8 +85,14 @@ final class WireDecoding {
         let tableEnd = offset
         let bodyEnd = offset - Int(tableLength)
         guard bodyEnd > 0 else { throw .corrupted("the message holds no value") }
-        let decoding = WireDecoding(base: base)
-        if tableLength > 0 {
+        let decoding = spare.take() ?? WireDecoding(base: base)
+        decoding.base = base
+        let table = UnsafeRawBufferPointer(start: base + bodyEnd, count: Int(tableLength))
+        if tableLength == 0 {
+            decoding.keys = []
+            decoding.keyTableBytes = []
+        } else if !decoding.isLastKeyTable(table) {
+            // The keys and the bytes they were read from are replaced together, once read whole.
             var position = bodyEnd
             let count = try decoding.readCount(&position, end: tableEnd, what: "key count")
             var keys: [String] = []
@@ -73,6 +106,7 @@ final class WireDecoding {
                 throw .corrupted("\(tableEnd - position) unexpected bytes follow the key table")
             }
             decoding.keys = keys
+            decoding.keyTableBytes = table.count <= 256 ? Array(table) : []
         }
         return (decoding, bodyEnd)
     }

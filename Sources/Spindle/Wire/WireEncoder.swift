@@ -66,7 +66,9 @@ package enum WireEncoder {
     ///   an `EncodingError` or nests deeper than 512 levels; errors of other types that `encode(to:)`
     ///   throws propagate unchanged.
     package static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8]) throws {
-        try encode(value, into: &bytes, encoding: WireEncoding())
+        let encoding = WireEncoding.lend()
+        defer { encoding.giveBack() }
+        try encode(value, into: &bytes, encoding: encoding)
     }
 
     /// Appends the binary encoding of `value` to `bytes`, and the shared segments its handles name
@@ -82,7 +84,8 @@ package enum WireEncoder {
         segments: inout [SharedSegment],
         spill: SpillArea? = nil
     ) throws {
-        let encoding = WireEncoding()
+        let encoding = WireEncoding.lend()
+        defer { encoding.giveBack() }
         encoding.segments = segments
         encoding.spill = spill
         try encode(value, into: &bytes, encoding: encoding)

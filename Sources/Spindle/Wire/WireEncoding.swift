@@ -91,6 +91,36 @@ final class WireEncoding {
         return attached.count - 1
     }
 
+    // MARK: Reuse
+
+    /// The calling thread's spare encoding state: see ``lend()``.
+    private static let spare = ThreadSpare<WireEncoding>()
+
+    /// An encoding state for one message: the calling thread's spare, or a new one.
+    ///
+    /// Reusing one saves its allocations (the object, the stack of frames, the key table) and
+    /// keeps its cache of fast paths; for a small struct that is a fifth of the encoding time.
+    static func lend() -> WireEncoding {
+        spare.take() ?? WireEncoding()
+    }
+
+    /// Resets this state and keeps it as the calling thread's spare, unless it grew large.
+    ///
+    /// Everything the message referred to is let go of here: a spilled array's lease must not
+    /// outlive its message.
+    func giveBack() {
+        segments = nil
+        spill = nil
+        guard frames.capacity <= 64, keys.capacity <= 64, keyIndices.isEmpty, bytes.isEmpty else { return }
+        finished = false
+        frames.removeAll(keepingCapacity: true)
+        misuse = nil
+        keys.removeAll(keepingCapacity: true)
+        previousKey = -1
+        firstKey = -1
+        Self.spare.giveBack(self)
+    }
+
     /// Writes `value` as a complete message: the value, the key table and the trailer.
     func encodeMessage<T: Encodable>(_ value: T) throws {
         try encodeValue(value, key: nil)

@@ -179,6 +179,36 @@ import Testing
         #expect(small.count == 1 + 2 + 3 + 16 + 1, "a small message keeps one-byte lengths")
     }
 
+    /// Each thread reuses one encoder and one decoder state from message to message: nothing of
+    /// one message may leak into the next.
+    @Test func reusedCoderStateLeavesNothingBehind() throws {
+        let record = SmallRecord(id: 7, name: "seven", score: 0.5, tags: ["a", "b"])
+        // A message coded while another is being coded.
+        let envelope = Envelope(label: "outer", inner: record)
+        #expect(try roundTrip(envelope) == envelope)
+        #expect(try roundTrip([envelope, envelope]) == [envelope, envelope])
+        // Messages of different types in turn, whose key tables differ.
+        let other = SameSizedKeys(ab: 1, cdef: "x")
+        for _ in 0..<3 {
+            #expect(try roundTrip(record) == record)
+            #expect(try roundTrip(other) == other)
+        }
+        // A failed encode, then a good one: nothing of the first in the second.
+        let otherBytes = try wireBytes(other)
+        #expect(throws: WireError.self) { try wireBytes(["first": Unencodable()]) }
+        #expect(try wireBytes(other) == otherBytes)
+        #expect(try roundTrip(other) == other)
+        // A key table that fails to parse, then the good one of the same size: read afresh.
+        let good = try wireBytes(record)
+        var bad = good
+        bad[bad.count - 3] = 0xFF  // inside the key table: a key's length past its end
+        #expect(throws: WireError.self) { try wireDecode(SmallRecord.self, bad) }
+        #expect(try wireDecode(SmallRecord.self, good) == record)
+        // A decode that throws in the middle, then a good one.
+        #expect(throws: WireError.self) { try wireDecode(Validated.self, wireBytes(["percent": 101])) }
+        #expect(try wireDecode(Validated.self, wireBytes(["percent": 99])).percent == 99)
+    }
+
     private func paddedVarint(_ value: Int) -> [UInt8] {
         (0..<5).map { UInt8(value >> (7 * $0) & 0x7F) | ($0 < 4 ? 0x80 : 0) }
     }

@@ -425,3 +425,38 @@ struct ContainerTour: Codable, Equatable {
 
     enum TourError: Error { case mismatch(String) }
 }
+
+/// Carries another message: its `encode(to:)` and `init(from:)` run the wire coder themselves,
+/// while the outer message is being coded.
+struct Envelope: Codable, Equatable {
+    var label: String
+    var inner: SmallRecord
+
+    enum CodingKeys: String, CodingKey { case label, inner }
+
+    init(label: String, inner: SmallRecord) {
+        self.label = label
+        self.inner = inner
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(label, forKey: .label)
+        var bytes: [UInt8] = []
+        try WireEncoder.encode(inner, into: &bytes)
+        try container.encode(bytes, forKey: .inner)
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        label = try container.decode(String.self, forKey: .label)
+        let bytes = try container.decode([UInt8].self, forKey: .inner)
+        inner = try bytes.withUnsafeBytes { try WireDecoder.decode(SmallRecord.self, from: $0) }
+    }
+}
+
+/// Two fields whose keys are as long as ``SmallRecord``'s first two, for key tables of one size.
+struct SameSizedKeys: Codable, Equatable {
+    var ab: Int
+    var cdef: String
+}
