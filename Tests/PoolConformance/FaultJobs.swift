@@ -215,6 +215,15 @@ public struct EchoDoublesUnlessInfinite: Job {
     }
 }
 
+/// Takes an array and sleeps for ten minutes: a late job with a large input.
+public struct SleepOnDoubles: Job {
+    public init() {}
+    public func run(_ values: [Double]) async throws -> Int {
+        try await Task.sleep(for: .seconds(600))
+        return values.count
+    }
+}
+
 /// Set by ``MarkWorker`` in a worker process, read by ``ReadMark``.
 nonisolated(unsafe) var workerMark = ""
 

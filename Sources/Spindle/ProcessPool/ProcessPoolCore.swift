@@ -184,6 +184,10 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
             }
         }
         task.fail(SpindleError.cancelled())
+        // Done now, so never sent: a task still queued here lets go of its frame (and the shared
+        // memory its arrays were lent) at once, not when its caller drops the future. One on a
+        // worker does so when the worker answers or dies.
+        lock.withLock { if task.worker == nil { task.releasePayload() } }
     }
 
     // MARK: Shutting down
@@ -283,7 +287,7 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
         var touched: [WorkerProcess] = []
         while let task = pending.first {
             if task.isDone {
-                pending.removeFirst()
+                pending.removeFirst().releasePayload()
                 continue
             }
             var best: WorkerProcess?
@@ -532,6 +536,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                 }
                 return (stopWaiters, takePending(), workers)
             }
+        // No task can be encoded for this pool any more: its spill segments' memory goes now.
+        spillArea?.trim(keepingFree: false)
         // Only when starting the pool failed part-way are workers left: stop and reap them.
         for worker in survivors {
             _ = spindle_pidfd_signal(worker.exitDescriptor, SIGKILL)
@@ -547,6 +553,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
         // which ThreadSanitizer reports as a race between two pools doing it at once.
         guard !pending.isEmpty else { return [] }
         defer { pending.removeAll() }
+        // They are about to fail, and will never be sent.
+        for task in pending { task.releasePayload() }
         return Array(pending)
     }
 
@@ -773,8 +781,12 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
             var retried: [PoolTask] = []
             for task in worker.inFlight {
                 task.worker = nil
-                if task.isDone { continue }
+                if task.isDone {
+                    task.releasePayload()
+                    continue
+                }
                 if let brokenError {
+                    task.releasePayload()
                     failures.append((task, brokenError))
                 } else if running != 0 && task.sequence == UInt32(truncatingIfNeeded: running)
                     && (worker.killReason?.victim).map({ $0 == task.sequence }) ?? true
@@ -784,6 +796,7 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                     if item > 0 && item < task.items, (try? task.retry(first: Int(item), thenFail: error)) != nil {
                         retried.append(task)
                     } else {
+                        task.releasePayload()
                         failures.append((task, error))
                     }
                 } else {
@@ -791,6 +804,7 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                     // runs again. The cap only guards against a worker that dies outside any job.
                     if worker.page.state(of: task.sequence) == .started { task.attempts += 1 }
                     if task.attempts >= 10 {
+                        task.releasePayload()
                         failures.append((task, deathError(of: worker, termination, running: task)))
                     } else {
                         retried.append(task)

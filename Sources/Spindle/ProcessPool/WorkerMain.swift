@@ -108,6 +108,7 @@ package enum WorkerMain {
                     WorkerSegmentCache.sweep()
                     await run(task, segments: frame.segments)
                     WorkerSegmentCache.sweep()
+                    spill?.trim()
                 }
             } catch {
                 fail("protocol error: \(error)")
@@ -154,6 +155,7 @@ package enum WorkerMain {
         }
 
         func flush() {
+            SpillArea.willSend(outboxSegments)
             var offset = 0
             while offset < outbox.count {
                 let n = sendCarrying(

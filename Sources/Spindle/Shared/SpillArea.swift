@@ -16,8 +16,8 @@ import Synchronization
 /// - the lease is gone: nothing on this side can send that message again (a pool's task keeps
 ///   its frame until no worker can be given it any more, as a retry after a crash would be);
 /// - and, for ``Reuse/whenReleasedAndRead``, the receiver has read it: the first word of the
-///   segment is 1 while it holds an unread array, and the receiver stores 0 once it has let go of
-///   the message's attachments (``ReceivedSegments``). A pool's worker lends this way, as its
+///   segment is set to 1 as its message is sent (``willSend(_:)``), and the receiver stores 0 once
+///   it has let go of the message's attachments (``ReceivedSegments``). A pool's worker lends this way, as its
 ///   result is not kept once sent. The pool itself lends by the lease alone: its tasks' segments
 ///   are read by workers that may die first, and the task is then sent again.
 ///
@@ -46,6 +46,9 @@ package final class SpillArea: Sendable {
     /// Arrays of at least this many bytes are spilled: below it, copying them through the socket
     /// costs less than the segment's round of system calls.
     package static let threshold = 256 << 10
+    /// The largest array spilled, and read: a message's own limit (``Frame/maximumPayload``), so
+    /// that a segment cannot make a receiver allocate more than a message could.
+    package static let maximumBytes = Frame.maximumPayload
     /// The most segments a sender keeps.
     package static let maximumSegments = 4
     /// Free segments larger than this are not kept.
@@ -60,24 +63,25 @@ package final class SpillArea: Sendable {
     }
 
     /// Copies `elements` into a free segment and returns the lease that a message carries, or
-    /// `nil` when every segment is lent and no more may be made (or memory cannot be had): the
-    /// array then goes in the message.
+    /// `nil` when every segment is lent and no more may be made (or memory cannot be had), or the
+    /// array is over a message's limit: the array then goes in the message.
     package func spill(_ elements: UnsafeRawBufferPointer) -> SharedSegment? {
-        // The copy happens with the lock held: the next lease of the segment, on another thread,
-        // then follows it for ThreadSanitizer as it does in fact.
-        entries.withLock { entries -> SharedSegment? in
+        guard elements.count <= Self.maximumBytes else { return nil }
+        var dropped: [Entry] = []
+        let lent = entries.withLock { entries -> SharedSegment? in
             let reuse = self.reuse
             func isFree(_ entry: Entry) -> Bool {
                 !entry.leased && (reuse == .whenReleased || !Self.holdsUnreadArray(entry.segment))
             }
             if elements.count <= Self.keptBytes {
+                dropped = entries.filter { isFree($0) && $0.capacity > Self.keptBytes }
                 entries.removeAll { isFree($0) && $0.capacity > Self.keptBytes }
             }
             var index = entries.firstIndex { isFree($0) && $0.capacity >= elements.count }
             if index == nil {
                 if entries.count >= Self.maximumSegments {
                     guard let tooSmall = entries.firstIndex(where: isFree) else { return nil }
-                    entries.remove(at: tooSmall)
+                    dropped.append(entries.remove(at: tooSmall))
                 }
                 var capacity = Self.minimumCapacity
                 while capacity < elements.count { capacity *= 2 }
@@ -87,25 +91,58 @@ package final class SpillArea: Sendable {
                 entries.append(Entry(segment: segment, leased: false))
                 index = entries.count - 1
             }
-            let segment = entries[index!].segment
             entries[index!].leased = true
-            Self.readFlag(segment).pointee.store(1, ordering: .relaxed)
-            (segment.bytes + Self.dataOffset).copyMemory(from: elements.baseAddress!, byteCount: elements.count)
-            return SharedSegment(leasing: segment) { [self] in release(segment) }
+            return entries[index!].segment
         }
+        dropped.removeAll()  // unmapped here, not with the lock held
+        guard let segment = lent else { return nil }
+        // The segment is this lease's alone, so the copy needs no lock; the lease's end, which
+        // takes the lock, orders it before the segment's next copy (for ThreadSanitizer too).
+        (segment.bytes + Self.dataOffset).copyMemory(from: elements.baseAddress!, byteCount: elements.count)
+        return SharedSegment(leasing: segment) { [self] in release(segment) }
     }
 
     /// Ends the lease on `segment`.
     private func release(_ segment: SharedSegment) {
-        entries.withLock { entries in
-            guard let index = entries.firstIndex(where: { $0.segment === segment }) else { return }
+        let dropped = entries.withLock { entries -> Entry? in
+            guard let index = entries.firstIndex(where: { $0.segment === segment }) else { return nil }
             entries[index].leased = false
-            if entries[index].capacity > Self.keptBytes && reuse == .whenReleased { entries.remove(at: index) }
+            guard entries[index].capacity > Self.keptBytes && reuse == .whenReleased else { return nil }
+            return entries.remove(at: index)
+        }
+        _ = dropped
+    }
+
+    /// Frees the segments that are free: those over ``keptBytes``, or all of them. A worker calls
+    /// it between tasks, as its segments become free only once the pool has read them; a pool,
+    /// once it has stopped.
+    package func trim(keepingFree: Bool = true) {
+        var dropped: [Entry] = []
+        entries.withLock { entries in
+            let reuse = self.reuse
+            func isDroppable(_ entry: Entry) -> Bool {
+                !entry.leased && (reuse == .whenReleased || !Self.holdsUnreadArray(entry.segment))
+                    && (!keepingFree || entry.capacity > Self.keptBytes)
+            }
+            dropped = entries.filter(isDroppable)
+            entries.removeAll(where: isDroppable)
+        }
+        dropped.removeAll()
+    }
+
+    /// Marks the spilled arrays among `segments` as sent, just before their message leaves: from
+    /// then until the receiver has read it, a segment is not lent again (``Reuse/whenReleasedAndRead``).
+    /// A lease dropped unsent (its message failed to encode) leaves its segment free.
+    package static func willSend(_ segments: [SharedSegment]) {
+        for segment in segments where segment.kind == .spill && segment.byteCount >= dataOffset {
+            readFlag(segment).pointee.store(1, ordering: .releasing)
         }
     }
 
     /// How many segments are kept, lent or free: for tests.
     package var segmentCount: Int { entries.withLock { $0.count } }
+    /// How many segments are lent: for tests.
+    package var leasedCount: Int { entries.withLock { $0.count(where: \.leased) } }
 
     // MARK: The receiver's side
 

@@ -17,9 +17,12 @@ package enum Frame {
     package static let headerSize = 8
     /// The largest payload a frame may carry: 1 GiB. A longer length is a corrupt header.
     package static let maximumPayload = 1 << 30
-    /// The most shared segments one frame may carry. Their descriptors travel beside the frame's
-    /// bytes (`SCM_RIGHTS`), sent no later than its first byte, in the order of the frames.
-    package static let maximumAttachments = 64
+    /// The most shared values (a ``SharedArray``'s segment, say) one message may carry.
+    package static let maximumSharedValues = 64
+    /// The most shared segments one frame may carry: its shared values and its spilled arrays
+    /// (``SpillArea``). Their descriptors travel beside the frame's bytes (`SCM_RIGHTS`), sent no
+    /// later than its first byte, in the order of the frames.
+    package static let maximumAttachments = maximumSharedValues + SpillArea.maximumSegments
 
     /// Starts a frame of kind `kind` in `bytes` and returns where its header is, for ``finish(at:in:)``
     /// once the payload has been appended.

@@ -101,6 +101,9 @@ extension WireDecoding {
             throw .corrupted(error.message)
         }
         let byteCount = Int(count) * kind.width
+        guard byteCount <= SpillArea.maximumBytes else {
+            throw .corrupted("a spilled array of \(byteCount) bytes is over the limit of \(SpillArea.maximumBytes)")
+        }
         guard let bytes = SpillArea.spilledBytes(in: segment, byteCount: byteCount) else {
             throw .corrupted("a spilled array of \(byteCount) bytes is larger than its segment")
         }

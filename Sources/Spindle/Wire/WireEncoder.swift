@@ -39,7 +39,7 @@
 /// | `0x0C`           | spilled packed array   | kind byte, varint count, varint attachment index |
 ///
 /// Varints are unsigned LEB128. The length and count of a container that holds a large packed array
-/// are padded to 5 bytes with continuation bytes (`0x80`), so that the array is written once and
+/// are padded to 10 bytes with continuation bytes (`0x80`), so that the array is written once and
 /// never moved to widen them; a decoder reads any padded varint. Integers are not typed: any integer decodes as any integer type it
 /// fits in. A sign tag takes the place of zigzag coding: negative numbers cost the same, positive
 /// ones one bit less, and `Int` and `UInt` values share one encoding. `[T]` and `ContiguousArray<T>`

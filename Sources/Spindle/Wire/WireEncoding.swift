@@ -82,8 +82,8 @@ final class WireEncoding {
             throw refuse("\(type) is shared memory, and this message cannot carry shared memory")
         }
         if let index = attached.firstIndex(where: { $0 === segment }) { return index }
-        guard attached.count < Frame.maximumAttachments else {
-            throw refuse("a message may carry at most \(Frame.maximumAttachments) shared segments")
+        guard attached.count(where: { $0.kind != .spill }) < Frame.maximumSharedValues else {
+            throw refuse("a message may carry at most \(Frame.maximumSharedValues) shared segments")
         }
         segments = nil
         attached.append(segment)
@@ -383,13 +383,12 @@ extension WireEncoding {
 
     /// Values at least this large make their open containers wide: see ``widenOpenContainers(before:)``.
     static let widenThreshold = 16 << 10
-    /// The bytes of a padded varint: 35 bits, more than a frame's largest payload.
-    static let wideVarint = 5
+    /// The bytes of a padded varint: any 64-bit value.
+    static let wideVarint = 10
 
     /// Overwrites ``wideVarint`` bytes from `offset` with `value` as a varint padded with
     /// continuation bytes (which any LEB128 reader accepts), advancing `offset` past it.
     static func storePaddedVarint(_ value: UInt64, in bytes: inout [UInt8], at offset: inout Int) {
-        precondition(value >> (7 * UInt64(wideVarint)) == 0, "a padded varint holds 35 bits")
         for index in 0..<wideVarint {
             let group = UInt8(truncatingIfNeeded: value >> (7 * UInt64(index))) & 0x7F
             bytes[offset] = index == wideVarint - 1 ? group : group | 0x80

@@ -31,18 +31,21 @@ extension WirePackable {
                         count = try decoding.readCount(&position, end: end, itemSize: kind.width, what: "packed count")
                         source = UnsafeRawBufferPointer(start: decoding.base + position, count: count * kind.width)
                     }
-                    // A Bool with any other bit pattern is undefined behavior: check before copying.
-                    if kind == .bool, let bad = source.first(where: { $0 > 1 }) {
-                        throw .corrupted("a packed Bool is \(bad), not 0 or 1")
-                    }
                     // Not through `unsafeUninitializedCapacity` when empty: that writes a zero count
                     // into the shared empty-array storage, which ThreadSanitizer reports as a race.
                     if count == 0 { return [] }
+                    var badBool: UInt8?
                     // Copy rather than bind: the source may be unaligned.
-                    return Array(unsafeUninitializedCapacity: count) { buffer, initialized in
-                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
-                        initialized = count
+                    let array = [Self](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        let copy = UnsafeMutableRawBufferPointer(buffer)
+                        copy.copyMemory(from: source)
+                        // A Bool with any other bit pattern is undefined behavior. Checked in the
+                        // copy: a spilled array's segment may change under the reader.
+                        if kind == .bool { badBool = copy.first(where: { $0 > 1 }) }
+                        initialized = badBool == nil ? count : 0
                     }
+                    if let badBool { throw .corrupted("a packed Bool is \(badBool), not 0 or 1") }
+                    return array
                 }
             }
         } catch {

@@ -48,6 +48,35 @@ import Testing
         await pool.shutdown()
     }
 
+    /// A task that can no longer be sent gives its segment back at once, while its caller still
+    /// holds the future.
+    @Test func cancelledAndFailedTasksGiveTheirSegmentsBack() async throws {
+        let pool = try makeTestPool(workers: 1)
+        let spill = try #require(pool.core.spillArea)
+        let gate = FileGate()
+        let blocker = pool.submit(WaitForFile(), gate.path)
+        // Queued behind the blocker, in the worker's line or in the pool's.
+        let queued = arrays(SpillArea.maximumSegments).map { pool.submit(EchoDoubles(), $0) }
+        #expect(spill.leasedCount == SpillArea.maximumSegments)
+        for future in queued { _ = future.cancel() }
+        gate.open()
+        #expect(try await blocker.value)
+        // The worker answers each cancelled task it holds with a skip; then nothing is lent.
+        #expect(try await pool.submit(Square(), 3).value == 9)
+        #expect(spill.leasedCount == 0, "cancelled tasks hold no segment")
+        for future in queued { await #expect(throws: SpindleError.self) { try await future.value } }
+
+        // A task whose worker dies, with an hour's timeout: the pool keeps it until then, but
+        // not its segment.
+        var culprit = arrays(1)[0]
+        culprit[0] = .infinity
+        let crashed = pool.submit(EchoDoublesUnlessInfinite(), culprit, timeout: .seconds(3_600))
+        await #expect(throws: SpindleError.self) { try await crashed.value }
+        #expect(spill.leasedCount == 0, "a failed task holds no segment")
+        await pool.shutdown()
+        #expect(spill.segmentCount == 0, "a stopped pool keeps no segment")
+    }
+
     @Test func aChunkRetriedAfterACrashSendsItsLargeInputsAgain() async throws {
         let pool = try makeTestPool(workers: 1)
         var inputs = arrays(5)

@@ -84,6 +84,7 @@ import Testing
         var sent: Encoded? = try encode(payload, spill: spill)
         let first = try #require(sent?.segments.first).identity
         var received: ReceivedSegments? = try #require(sent).received()
+        SpillArea.willSend(sent!.segments)
         sent = nil  // sent: the lease is gone, but nobody has read the array
         #expect(try encode(payload, spill: spill).segments.first?.identity != first)
         // Read, and the message's segments let go of: the segment is free again.
@@ -98,10 +99,62 @@ import Testing
         var sent: Encoded? = try encode(payload, spill: spill)
         let first = try #require(sent?.segments.first).identity
         var received: ReceivedSegments? = sent!.received()
+        SpillArea.willSend(sent!.segments)
         sent = nil
         received = nil  // never decoded: its descriptors are looked at as they are closed
         _ = received
         #expect(try encode(payload, spill: spill).segments.first?.identity == first)
+    }
+
+    @Test func aLeaseDroppedUnsentLeavesItsSegmentFree() throws {
+        let spill = SpillArea(reuse: .whenReleasedAndRead)
+        let payload = doubles(SpillArea.threshold)
+        var failed: Encoded? = try encode(payload, spill: spill)  // as if its message failed to encode
+        let first = try #require(failed?.segments.first).identity
+        failed = nil
+        #expect(try encode(payload, spill: spill).segments.first?.identity == first)
+    }
+
+    @Test func segmentsOverTheKeptSizeAreFreedOnceFree() throws {
+        // A pool's, as soon as its lease ends.
+        let pool = SpillArea(reuse: .whenReleased)
+        var huge: Encoded? = try encode([UInt8](repeating: 7, count: SpillArea.keptBytes + 1), spill: pool)
+        #expect(huge?.segments.count == 1 && pool.segmentCount == 1)
+        huge = nil
+        #expect(pool.segmentCount == 0)
+        // A worker's, by the trim between tasks once the pool has read it.
+        let worker = SpillArea(reuse: .whenReleasedAndRead)
+        var result: Encoded? = try encode([UInt8](repeating: 7, count: SpillArea.keptBytes + 1), spill: worker)
+        var received: ReceivedSegments? = result!.received()
+        SpillArea.willSend(result!.segments)
+        result = nil
+        worker.trim()
+        #expect(worker.segmentCount == 1, "not read yet")
+        received = nil
+        _ = received
+        worker.trim()
+        #expect(worker.segmentCount == 0)
+        // And every free one, when asked.
+        _ = try encode(doubles(SpillArea.threshold), spill: worker)
+        #expect(worker.segmentCount == 1)
+        worker.trim(keepingFree: false)
+        #expect(worker.segmentCount == 0)
+    }
+
+    @Test func spilledArraysDoNotCountAgainstAMessagesSharedValues() throws {
+        let spill = SpillArea(reuse: .whenReleased)
+        let shared = try (0..<Frame.maximumSharedValues).map { _ in try SharedArray<Int>(repeating: 1, count: 1) }
+        let encoded = try encode(Carrier(large: doubles(SpillArea.threshold), shared: shared), spill: spill)
+        #expect(encoded.segments.count == Frame.maximumSharedValues + 1)
+        let decoded = try encoded.decode(Carrier.self)
+        #expect(decoded.large == doubles(SpillArea.threshold) && decoded.shared.count == shared.count)
+        let tooMany = shared + [try SharedArray<Int>(repeating: 1, count: 1)]
+        #expect(throws: WireError.self) { try encode(Carrier(large: [], shared: tooMany), spill: spill) }
+    }
+
+    private struct Carrier: Codable {
+        var large: [Double]
+        var shared: [SharedArray<Int>]
     }
 
     @Test func whenEverySegmentIsLentArraysStayInTheMessage() throws {
@@ -112,14 +165,6 @@ import Testing
         let inline = try encode(payload, spill: spill)
         #expect(inline.segments.isEmpty && inline.bytes.count > SpillArea.threshold)
         #expect(try inline.decode([Double].self) == payload)
-    }
-
-    @Test func aHugeSegmentIsFreedOnceReturned() throws {
-        let spill = SpillArea(reuse: .whenReleased)
-        var huge: Encoded? = try encode([UInt8](repeating: 7, count: SpillArea.keptBytes + 1), spill: spill)
-        #expect(huge?.segments.count == 1 && spill.segmentCount == 1)
-        huge = nil
-        #expect(spill.segmentCount == 0)
     }
 
     @Test func corruptReferencesAreErrorsNotCrashes() throws {
@@ -136,6 +181,15 @@ import Testing
         tooLong.bytes.replaceSubrange(countAt..<(countAt + 3), with: [0xFF, 0xFF, 0x7F])
         let error = #expect(throws: WireError.self) { try tooLong.decode([Double].self) }
         #expect(error?.message.contains("larger than its segment") == true)
+        // A count past a message's limit, whatever the segment's size.
+        var overLimit = encoded
+        overLimit.bytes.replaceSubrange(countAt..<(countAt + 3), with: [0x80, 0x80, 0x80, 0x80, 0x01])
+        let limit = #expect(throws: WireError.self) { try overLimit.decode([Double].self) }
+        #expect(limit?.message.contains("over the limit") == true)
+        // A Bool that is neither 0 nor 1, written into the segment after it was sent.
+        let bools = try encode([Bool](repeating: true, count: SpillArea.threshold), spill: spill)
+        (bools.segments[0].bytes + SpillArea.dataOffset + 5).storeBytes(of: 2, as: UInt8.self)
+        #expect(throws: WireError.self) { try bools.decode([Bool].self) }
         // A segment of another kind in its place.
         let array = try SharedArray<Double>(repeating: 0, count: 4)
         let wrongKind = ReceivedSegments([dup(array.segment.descriptor)])

@@ -153,10 +153,10 @@ import Testing
         let bytes = try wireBytes([large])
         // Tag, padded length and count, then the packed array: tag, kind, two-byte count, elements.
         let arrayBytes = 4 + 8 * large.count
-        #expect(bytes.count == 1 + 5 + 5 + arrayBytes + 1)
+        #expect(bytes.count == 1 + 10 + 10 + arrayBytes + 1)
         #expect(bytes[0] == WireTag.unkeyed)
-        #expect(Array(bytes[1...5]) == paddedVarint(5 + arrayBytes), "the length: the count and the array")
-        #expect(Array(bytes[6...10]) == paddedVarint(1), "the count")
+        #expect(Array(bytes[1...10]) == paddedVarint(10 + arrayBytes), "the length: the count and the array")
+        #expect(Array(bytes[11...20]) == paddedVarint(1), "the count")
         #expect(try wireDecode([[Double]].self, bytes) == [large])
 
         // Values before and after the array, in nested keyed and unkeyed containers; `Shuffled`
@@ -210,7 +210,7 @@ import Testing
     }
 
     private func paddedVarint(_ value: Int) -> [UInt8] {
-        (0..<5).map { UInt8(value >> (7 * $0) & 0x7F) | ($0 < 4 ? 0x80 : 0) }
+        (0..<10).map { UInt8(value >> (7 * $0) & 0x7F) | ($0 < 9 ? 0x80 : 0) }
     }
 
     @Test func packedAndElementwiseArraysInteroperate() throws {
