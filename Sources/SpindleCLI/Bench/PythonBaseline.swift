@@ -86,11 +86,22 @@ enum PythonBaseline {
         return runScript(arguments: [path] + arguments, decoding: decoding)
     }
 
+    /// How long a script may run: Python's process pools can hang (a pool once waited for ever
+    /// here on a worker that had died), and a benchmark must not.
+    static let timeLimitSeconds = 300
+
     /// Runs `python3` with `arguments` and decodes the one JSON object it prints.
-    static func runScript<T: Decodable>(arguments: [String], decoding: T.Type) -> Result<T, CLIError> {
+    ///
+    /// The script runs under coreutils' `timeout`, in a process group of its own that is killed
+    /// whole (`SIGKILL`) when the time limit passes, the script's pool workers included.
+    static func runScript<T: Decodable>(
+        arguments: [String],
+        decoding: T.Type,
+        timeLimitSeconds: Int = timeLimitSeconds
+    ) -> Result<T, CLIError> {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+        process.arguments = ["timeout", "--signal=KILL", "\(timeLimitSeconds)", "python3"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -102,7 +113,13 @@ enum PythonBaseline {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            // env exits 127 when it finds no such program.
+            // At the limit, timeout kills its whole group, itself included (or exits 124); it (and
+            // env) exit 127 when they find no such program.
+            if process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+                || process.terminationReason == .exit && process.terminationStatus == 124
+            {
+                return .failure(CLIError("python3 did not finish within \(timeLimitSeconds) s, and was stopped"))
+            }
             if process.terminationStatus == 127 { return .failure(CLIError("python3 is not on the PATH")) }
             return .failure(CLIError("python3 exited with status \(process.terminationStatus)"))
         }
