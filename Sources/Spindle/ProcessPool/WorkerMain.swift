@@ -136,7 +136,8 @@ package enum WorkerMain {
         /// result, and waking a sleeping process costs more than that on a busy machine.
         ///
         /// While it holds shared segments it wakes every 100 ms to let go of those nobody owns any
-        /// more, so that an idle worker does not keep a freed array's memory.
+        /// more, so that an idle worker does not keep a freed array's memory; likewise for its own
+        /// spill segments over the kept size, once the pool has read them.
         private func receiveSoon() -> Int {
             if page.pollsForNextTask {
                 let deadline = monotonicNanoseconds() + 50_000
@@ -146,10 +147,11 @@ package enum WorkerMain {
                 } while monotonicNanoseconds() < deadline
             }
             var cached = WorkerSegmentCache.count
-            while cached > 0 {
+            while cached > 0 || spill?.holdsLargeSegments == true {
                 var ready = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
                 if spindle_poll(&ready, 1, 100_000_000) > 0 { break }
                 cached = WorkerSegmentCache.sweep()
+                spill?.trim()
             }
             return inbox.receive(from: socket)
         }

@@ -139,6 +139,9 @@ package final class SpillArea: Sendable {
         }
     }
 
+    /// Whether a segment over ``keptBytes`` is kept, free or not: an idle worker then trims now and then.
+    package var holdsLargeSegments: Bool { entries.withLock { $0.contains { $0.capacity > Self.keptBytes } } }
+
     /// How many segments are kept, lent or free: for tests.
     package var segmentCount: Int { entries.withLock { $0.count } }
     /// How many segments are lent: for tests.

@@ -86,6 +86,7 @@ extension WireDecoding {
         end: Int,
         kind: WirePackedKind
     ) throws(WireFailure) -> (count: Int, bytes: UnsafeRawBufferPointer) {
+        let valueOffset = position
         let count = try readVarint(&position, end: end)
         let index = try readVarint(&position, end: end)
         guard count <= UInt64(Int.max / 16) else { throw .corrupted("a spilled array of \(count) elements") }
@@ -104,6 +105,11 @@ extension WireDecoding {
         guard byteCount <= SpillArea.maximumBytes else {
             throw .corrupted("a spilled array of \(byteCount) bytes is over the limit of \(SpillArea.maximumBytes)")
         }
+        // The same value read again (a decoder that asks for a field twice) is fine.
+        if let reader = spillReaders[Int(index)], reader != valueOffset {
+            throw .corrupted("two spilled arrays name attachment \(index)")
+        }
+        spillReaders[Int(index)] = valueOffset
         guard let bytes = SpillArea.spilledBytes(in: segment, byteCount: byteCount) else {
             throw .corrupted("a spilled array of \(byteCount) bytes is larger than its segment")
         }

@@ -30,6 +30,10 @@ final class WireDecoding {
     @exclusivity(unchecked) var levels: [Level] = []
     /// The shared segments that came with the message, which its handles name by index.
     @exclusivity(unchecked) var segments: ReceivedSegments?
+    /// Which array value (by its offset) each spilled attachment was read for: a sender spills
+    /// each array into a segment of its own, and a message that named one segment for many arrays
+    /// could make its receiver allocate many times the memory it was sent.
+    @exclusivity(unchecked) var spillReaders: [Int: Int] = [:]
     /// The fast paths of the last two types asked about: see ``fastDecodable(_:)``.
     @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastDecodable.Type>()
 
@@ -87,6 +91,7 @@ final class WireDecoding {
         guard bodyEnd > 0 else { throw .corrupted("the message holds no value") }
         let decoding = spare.take() ?? WireDecoding(base: base)
         decoding.base = base
+        if !decoding.spillReaders.isEmpty { decoding.spillReaders.removeAll(keepingCapacity: true) }
         let table = UnsafeRawBufferPointer(start: base + bodyEnd, count: Int(tableLength))
         if tableLength == 0 {
             decoding.keys = []

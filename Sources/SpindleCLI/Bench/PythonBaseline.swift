@@ -120,7 +120,9 @@ enum PythonBaseline {
             {
                 return .failure(CLIError("python3 did not finish within \(timeLimitSeconds) s, and was stopped"))
             }
-            if process.terminationStatus == 127 { return .failure(CLIError("python3 is not on the PATH")) }
+            if process.terminationStatus == 127 {
+                return .failure(CLIError("python3 (or coreutils' timeout) is not on the PATH"))
+            }
             return .failure(CLIError("python3 exited with status \(process.terminationStatus)"))
         }
         do {

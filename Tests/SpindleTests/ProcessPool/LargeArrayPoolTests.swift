@@ -77,6 +77,24 @@ import Testing
         #expect(spill.segmentCount == 0, "a stopped pool keeps no segment")
     }
 
+    /// Segments over the kept size go once the message is done with, also from an idle worker.
+    @Test func largeSegmentsAreNotKept() async throws {
+        let pool = try makeTestPool(workers: 1)
+        let worker = try await pool.submit(WorkerPID(), 0).value
+        let huge = [Double](repeating: 1.5, count: SpillArea.keptBytes / 8 + 1)
+        #expect(try await pool.submit(SumDoubles(), huge).value == 1.5 * Double(huge.count))
+        #expect(try await pool.submit(EchoDoubles(), huge).value.count == huge.count)
+        #expect(try #require(pool.core.spillArea).segmentCount == 0, "the pool's own is freed at once")
+        // The worker's result segment is free once the pool has read it; the idle worker trims it
+        // within about 100 ms. Nothing tells the parent when, so it looks for a while.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !spillSegments(of: worker).isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(spillSegments(of: worker).isEmpty, "the idle worker kept a large segment")
+        await pool.shutdown()
+    }
+
     @Test func aChunkRetriedAfterACrashSendsItsLargeInputsAgain() async throws {
         let pool = try makeTestPool(workers: 1)
         var inputs = arrays(5)

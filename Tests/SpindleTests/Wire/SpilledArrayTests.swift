@@ -167,6 +167,32 @@ import Testing
         #expect(try inline.decode([Double].self) == payload)
     }
 
+    @Test func twoArraysCannotNameOneSegment() throws {
+        let spill = SpillArea(reuse: .whenReleased)
+        let (a, b) = (doubles(SpillArea.threshold), doubles(SpillArea.threshold, from: 9))
+        var encoded = try encode([a, b], spill: spill)
+        #expect(try encoded.decode([[Double]].self) == [a, b])
+        // The second array's attachment index, the byte before the trailer, made the first's.
+        let indexAt = try #require(encoded.bytes.lastIndex(of: 1))
+        encoded.bytes[indexAt] = 0
+        let error = #expect(throws: WireError.self) { _ = try encoded.decode([[Double]].self) }
+        #expect(error?.message.contains("two spilled arrays name attachment 0") == true)
+        // One field read twice is one array read twice.
+        #expect(try encode(["v": a], spill: spill).decode(ReadTwice.self).values == a)
+    }
+
+    /// Reads its one field twice.
+    private struct ReadTwice: Decodable {
+        var values: [Double]
+        enum CodingKeys: String, CodingKey { case v }
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let first = try container.decode([Double].self, forKey: .v)
+            values = try container.decode([Double].self, forKey: .v)
+            precondition(first == values)
+        }
+    }
+
     @Test func corruptReferencesAreErrorsNotCrashes() throws {
         let spill = SpillArea(reuse: .whenReleased)
         let encoded = try encode(doubles(SpillArea.threshold), spill: spill)

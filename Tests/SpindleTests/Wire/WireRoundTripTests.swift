@@ -204,6 +204,12 @@ import Testing
         bad[bad.count - 3] = 0xFF  // inside the key table: a key's length past its end
         #expect(throws: WireError.self) { try wireDecode(SmallRecord.self, bad) }
         #expect(try wireDecode(SmallRecord.self, good) == record)
+        // An encoder kept past its message and written to since: the next message is not blamed.
+        let thief = EncoderThief()
+        _ = try wireBytes(thief)
+        var late = try #require(thief.stolen).container(keyedBy: EncoderThief.CodingKeys.self)
+        #expect(throws: WireError.self) { try late.encode(2, forKey: .value) }
+        #expect(try roundTrip(record) == record)
         // A decode that throws in the middle, then a good one.
         #expect(throws: WireError.self) { try wireDecode(Validated.self, wireBytes(["percent": 101])) }
         #expect(try wireDecode(Validated.self, wireBytes(["percent": 99])).percent == 99)

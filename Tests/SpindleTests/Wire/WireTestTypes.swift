@@ -460,3 +460,17 @@ struct SameSizedKeys: Codable, Equatable {
     var ab: Int
     var cdef: String
 }
+
+/// Keeps the `Encoder` it was given past its message, as no value should.
+final class EncoderThief: Encodable, @unchecked Sendable {
+    // @unchecked Sendable: used on one thread, by one test.
+    var stolen: (any Encoder)?
+
+    enum CodingKeys: String, CodingKey { case value }
+
+    func encode(to encoder: any Encoder) throws {
+        stolen = encoder
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(1, forKey: .value)
+    }
+}
