@@ -40,8 +40,8 @@
 ///
 /// Varints are unsigned LEB128. The length and count of a container that holds a large packed array
 /// are padded to 10 bytes with continuation bytes (`0x80`), so that the array is written once and
-/// never moved to widen them; a decoder reads any padded varint. Integers are not typed: any integer decodes as any integer type it
-/// fits in. A sign tag takes the place of zigzag coding: negative numbers cost the same, positive
+/// never moved to widen them; a decoder reads any padded varint. Integers are not typed: any
+/// integer decodes as any integer type it fits in. A sign tag takes the place of zigzag coding: negative numbers cost the same, positive
 /// ones one bit less, and `Int` and `UInt` values share one encoding. `[T]` and `ContiguousArray<T>`
 /// of fixed-width integers, `Float`, `Double` or `Bool` are packed arrays (``WirePackedKind``); `Int`
 /// and `UInt` are 64 bits wide. The format assumes a little-endian, 64-bit host, as Spindle does.

@@ -61,30 +61,34 @@ final class WireEncoding {
     /// Spills `elements` and attaches the segment; returns its index among the attachments, or
     /// `nil` when the array must go in the message.
     func attachSpilled(_ elements: UnsafeRawBufferPointer) -> Int? {
-        guard let spill, var attached = segments, attached.count < Frame.maximumAttachments,
+        guard let spill, let attached = segments?.count, attached < Frame.maximumAttachments,
             let lease = spill.spill(elements)
         else { return nil }
-        segments = nil
-        attached.append(lease)
-        segments = attached
-        return attached.count - 1
+        return append(attachment: lease)
     }
 
     /// The index of `segment` among the message's attachments, adding it the first time.
     ///
     /// - Throws: `EncodingError.invalidValue` when the message cannot carry segments or already
-    ///   carries ``Frame/maximumAttachments``.
+    ///   carries ``Frame/maximumSharedValues``.
     func attach(_ segment: SharedSegment, of type: Any.Type, codingPath: [any CodingKey]) throws -> Int {
         func refuse(_ reason: String) -> EncodingError {
             .invalidValue(type, .init(codingPath: codingPath, debugDescription: reason))
         }
-        guard var attached = segments else {
+        guard let attached = segments else {
             throw refuse("\(type) is shared memory, and this message cannot carry shared memory")
         }
         if let index = attached.firstIndex(where: { $0 === segment }) { return index }
         guard attached.count(where: { $0.kind != .spill }) < Frame.maximumSharedValues else {
             throw refuse("a message may carry at most \(Frame.maximumSharedValues) shared segments")
         }
+        return append(attachment: segment)
+    }
+
+    /// Adds `segment` to the message's attachments, which must be on, and returns its index.
+    private func append(attachment segment: SharedSegment) -> Int {
+        // Taken out while appended to, so that the array is not copied.
+        var attached = segments!
         segments = nil
         attached.append(segment)
         segments = attached
@@ -101,29 +105,27 @@ final class WireEncoding {
     /// Reusing one saves its allocations (the object, the stack of frames, the key table) and
     /// keeps its cache of fast paths; for a small struct that is a fifth of the encoding time.
     ///
-    /// The spare is reset here too: a value that kept its `Encoder` past its message and wrote to
-    /// it since has marked the spare's state, which must not fail the next message.
+    /// The spare is reset here, not when given back: a value that kept its `Encoder` past its
+    /// message and wrote to it since has marked the spare's state, which must not fail this message.
     static func lend() -> WireEncoding {
         guard let spare = spare.take() else { return WireEncoding() }
-        spare.misuse = nil
+        spare.finished = false
         spare.frames.removeAll(keepingCapacity: true)
+        spare.misuse = nil
+        spare.keys.removeAll(keepingCapacity: true)
+        spare.previousKey = -1
+        spare.firstKey = -1
         return spare
     }
 
-    /// Resets this state and keeps it as the calling thread's spare, unless it grew large.
+    /// Keeps this state as the calling thread's spare, unless it grew large.
     ///
-    /// Everything the message referred to is let go of here: a spilled array's lease must not
-    /// outlive its message.
+    /// What the message referred to is let go of here: a spilled array's lease must not outlive
+    /// its message.
     func giveBack() {
         segments = nil
         spill = nil
         guard frames.capacity <= 64, keys.capacity <= 64, keyIndices.isEmpty, bytes.isEmpty else { return }
-        finished = false
-        frames.removeAll(keepingCapacity: true)
-        misuse = nil
-        keys.removeAll(keepingCapacity: true)
-        previousKey = -1
-        firstKey = -1
         Self.spare.giveBack(self)
     }
 
