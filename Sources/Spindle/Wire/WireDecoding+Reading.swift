@@ -77,11 +77,28 @@ extension WireDecoding {
         }
     }
 
-    /// Reads a spilled array's count and segment, from `position` just past its kind byte.
+    /// Reads a packed or spilled array's header, from `position` just past its `tag`.
     ///
-    /// - Returns: The element count, and the elements' bytes in their segment, which the message's
-    ///   ``ReceivedSegments`` keeps mapped.
-    func spilledElements(
+    /// - Returns: The element kind and count, and the elements' bytes: in the message, or in their
+    ///   segment, which the message's ``ReceivedSegments`` keeps mapped.
+    func packedElements(
+        tag: UInt8,
+        _ position: inout Int,
+        end: Int
+    ) throws(WireFailure) -> (kind: WirePackedKind, count: Int, bytes: UnsafeRawBufferPointer) {
+        let kind = try packedKind(&position, end: end)
+        if tag == WireTag.spilled {
+            let (count, bytes) = try spilledElements(&position, end: end, kind: kind)
+            return (kind, count, bytes)
+        }
+        let count = try readCount(&position, end: end, itemSize: kind.width, what: "packed count")
+        let bytes = UnsafeRawBufferPointer(start: base + position, count: count * kind.width)
+        position += bytes.count
+        return (kind, count, bytes)
+    }
+
+    /// Reads a spilled array's count and segment, from `position` just past its kind byte.
+    private func spilledElements(
         _ position: inout Int,
         end: Int,
         kind: WirePackedKind

@@ -21,16 +21,8 @@ extension WirePackable {
             let tag = try decoding.byte(at: position, end: end)
             if tag == WireTag.packed || tag == WireTag.spilled {
                 position += 1
-                let kind = try decoding.packedKind(&position, end: end)
+                let (kind, count, source) = try decoding.packedElements(tag: tag, &position, end: end)
                 if kind == wirePackedKind {
-                    let count: Int
-                    let source: UnsafeRawBufferPointer
-                    if tag == WireTag.spilled {
-                        (count, source) = try decoding.spilledElements(&position, end: end, kind: kind)
-                    } else {
-                        count = try decoding.readCount(&position, end: end, itemSize: kind.width, what: "packed count")
-                        source = UnsafeRawBufferPointer(start: decoding.base + position, count: count * kind.width)
-                    }
                     // Not through `unsafeUninitializedCapacity` when empty: that writes a zero count
                     // into the shared empty-array storage, which ThreadSanitizer reports as a race.
                     if count == 0 { return [] }

@@ -10,7 +10,8 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     let end: Int
     /// The element type, if this is a packed array.
     let packedKind: WirePackedKind?
-    /// What a packed array's element offsets count from: the message, or a spilled array's segment.
+    /// A packed array's elements: in the message, or in a spilled array's segment. Its element
+    /// offsets count from their start.
     private let packedBase: UnsafeRawPointer
     /// The offset of the next element.
     private(set) var position: Int
@@ -31,15 +32,8 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
                 self.end = position + length
                 elementCount = try decoding.readCount(&position, end: self.end, what: "element count")
                 packedKind = nil
-            } else if tag == WireTag.packed {
-                let kind = try decoding.packedKind(&position, end: end)
-                elementCount = try decoding.readCount(&position, end: end, itemSize: kind.width, what: "packed count")
-                self.end = position + elementCount * kind.width
-                packedKind = kind
-            } else if tag == WireTag.spilled {
-                let kind = try decoding.packedKind(&position, end: end)
-                let (count, bytes) = try decoding.spilledElements(&position, end: end, kind: kind)
-                // The elements are read from the segment, from offset 0.
+            } else if tag == WireTag.packed || tag == WireTag.spilled {
+                let (kind, count, bytes) = try decoding.packedElements(tag: tag, &position, end: end)
                 elementCount = count
                 packedBase = bytes.baseAddress ?? decoding.base
                 position = 0
