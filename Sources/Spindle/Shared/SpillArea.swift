@@ -17,9 +17,9 @@ import Synchronization
 ///   its frame until no worker can be given it any more, as a retry after a crash would be);
 /// - and, for ``Reuse/whenReleasedAndRead``, the receiver has read it: the first word of the
 ///   segment is set to 1 as its message is sent (``willSend(_:)``), and the receiver stores 0 once
-///   it has let go of the message's attachments (``ReceivedSegments``). A pool's worker lends this way, as its
-///   result is not kept once sent. The pool itself lends by the lease alone: its tasks' segments
-///   are read by workers that may die first, and the task is then sent again.
+///   it has let go of the message's attachments (``ReceivedSegments``). A pool's worker lends this
+///   way, as its result is not kept once sent. The pool itself lends by the lease alone: its
+///   tasks' segments are read by workers that may die first, and the task is then sent again.
 ///
 /// At most ``maximumSegments`` are kept; while all are lent, arrays travel in the message as
 /// before. A segment larger than ``keptBytes`` is freed once it is free, so that one huge array
@@ -69,13 +69,8 @@ package final class SpillArea: Sendable {
         guard elements.count <= Self.maximumBytes else { return nil }
         var dropped: [Entry] = []
         let lent = entries.withLock { entries -> SharedSegment? in
-            let reuse = self.reuse
-            func isFree(_ entry: Entry) -> Bool {
-                !entry.leased && (reuse == .whenReleased || !Self.holdsUnreadArray(entry.segment))
-            }
             if elements.count <= Self.keptBytes {
-                dropped = entries.filter { isFree($0) && $0.capacity > Self.keptBytes }
-                entries.removeAll { isFree($0) && $0.capacity > Self.keptBytes }
+                dropped = remove(from: &entries) { isFree($0) && $0.capacity > Self.keptBytes }
             }
             var index = entries.firstIndex { isFree($0) && $0.capacity >= elements.count }
             if index == nil {
@@ -102,32 +97,36 @@ package final class SpillArea: Sendable {
         return SharedSegment(leasing: segment) { [self] in release(segment) }
     }
 
-    /// Ends the lease on `segment`.
+    /// Ends the lease on `segment`; a pool's segment over ``keptBytes`` goes at once.
     private func release(_ segment: SharedSegment) {
-        let dropped = entries.withLock { entries -> Entry? in
-            guard let index = entries.firstIndex(where: { $0.segment === segment }) else { return nil }
-            entries[index].leased = false
-            guard entries[index].capacity > Self.keptBytes && reuse == .whenReleased else { return nil }
-            return entries.remove(at: index)
+        let dropped = entries.withLock { entries in
+            if let index = entries.firstIndex(where: { $0.segment === segment }) { entries[index].leased = false }
+            return reuse == .whenReleased ? remove(from: &entries) { isFree($0) && $0.capacity > Self.keptBytes } : []
+        }
+        _ = dropped  // unmapped here, not with the lock held
+    }
+
+    /// Frees the segments that are free: those over ``keptBytes``, or all of them. A worker calls
+    /// it between tasks and when idle, as its segments become free only once the pool has read
+    /// them; a pool, once it has stopped.
+    package func trim(keepingFree: Bool = true) {
+        let dropped = entries.withLock { entries in
+            remove(from: &entries) { isFree($0) && (!keepingFree || $0.capacity > Self.keptBytes) }
         }
         _ = dropped
     }
 
-    /// Frees the segments that are free: those over ``keptBytes``, or all of them. A worker calls
-    /// it between tasks, as its segments become free only once the pool has read them; a pool,
-    /// once it has stopped.
-    package func trim(keepingFree: Bool = true) {
-        var dropped: [Entry] = []
-        entries.withLock { entries in
-            let reuse = self.reuse
-            func isDroppable(_ entry: Entry) -> Bool {
-                !entry.leased && (reuse == .whenReleased || !Self.holdsUnreadArray(entry.segment))
-                    && (!keepingFree || entry.capacity > Self.keptBytes)
-            }
-            dropped = entries.filter(isDroppable)
-            entries.removeAll(where: isDroppable)
-        }
-        dropped.removeAll()
+    /// Whether `entry` may be lent: its lease is over, and for a worker's, the pool has read it.
+    private func isFree(_ entry: Entry) -> Bool {
+        !entry.leased && (reuse == .whenReleased || !Self.holdsUnreadArray(entry.segment))
+    }
+
+    /// Removes the entries that match from `entries` (locked), and returns them to be dropped
+    /// once the lock is released.
+    private func remove(from entries: inout [Entry], where matches: (Entry) -> Bool) -> [Entry] {
+        let removed = entries.filter(matches)
+        entries.removeAll(where: matches)
+        return removed
     }
 
     /// Marks the spilled arrays among `segments` as sent, just before their message leaves: from
@@ -152,7 +151,7 @@ package final class SpillArea: Sendable {
     /// The spilled array of `byteCount` bytes in `segment`, or `nil` when the segment is too small
     /// to hold it: a corrupt message.
     package static func spilledBytes(in segment: SharedSegment, byteCount: Int) -> UnsafeRawBufferPointer? {
-        guard segment.kind == .spill, byteCount >= 0, byteCount <= segment.byteCount - dataOffset else { return nil }
+        guard byteCount <= segment.byteCount - dataOffset else { return nil }
         return UnsafeRawBufferPointer(start: segment.bytes + dataOffset, count: byteCount)
     }
 
