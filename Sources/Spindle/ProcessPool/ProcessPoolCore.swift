@@ -786,7 +786,6 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                     continue
                 }
                 if let brokenError {
-                    task.releasePayload()
                     failures.append((task, brokenError))
                 } else if running != 0 && task.sequence == UInt32(truncatingIfNeeded: running)
                     && (worker.killReason?.victim).map({ $0 == task.sequence }) ?? true
@@ -796,7 +795,6 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                     if item > 0 && item < task.items, (try? task.retry(first: Int(item), thenFail: error)) != nil {
                         retried.append(task)
                     } else {
-                        task.releasePayload()
                         failures.append((task, error))
                     }
                 } else {
@@ -804,7 +802,6 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                     // runs again. The cap only guards against a worker that dies outside any job.
                     if worker.page.state(of: task.sequence) == .started { task.attempts += 1 }
                     if task.attempts >= 10 {
-                        task.releasePayload()
                         failures.append((task, deathError(of: worker, termination, running: task)))
                     } else {
                         retried.append(task)
@@ -812,6 +809,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                 }
             }
             worker.inFlight.removeAll()
+            // The failed will never be sent again.
+            for (task, _) in failures { task.releasePayload() }
             for task in retried.reversed() { pending.prepend(task) }
             dispatch()
             return failures
