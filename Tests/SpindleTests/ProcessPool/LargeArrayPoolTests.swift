@@ -11,17 +11,7 @@ import Testing
     }
 
     /// The inodes of the spill segments process `pid` has open.
-    private func spillSegments(of pid: Int32) -> Set<UInt64> {
-        var inodes: Set<UInt64> = []
-        for fd in ProcReader.numericEntries("/proc/\(pid)/fd") {
-            guard let target = ProcReader.descriptorTarget(pid: pid, fd: Int(fd)),
-                target.contains("memfd:\(SharedSegment.namePrefix)spill")
-            else { continue }
-            var status = stat()
-            if stat("/proc/\(pid)/fd/\(fd)", &status) == 0 { inodes.insert(UInt64(status.st_ino)) }
-        }
-        return inodes
-    }
+    private func spillSegments(of pid: Int32) -> Set<UInt64> { openSegmentInodes(of: pid, kind: .spill) }
 
     @Test func largeArraysTravelInSharedMemoryBothWays() async throws {
         let pool = try makeTestPool(workers: 1)

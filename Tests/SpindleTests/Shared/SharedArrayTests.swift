@@ -236,12 +236,15 @@ enum PoolKind: String, Sendable, CustomTestStringConvertible {
     }
 }
 
-/// The inodes of Spindle's shared segments this process has open as descriptors.
-func openSegmentInodes() -> Set<UInt64> {
+/// The inodes of the Spindle shared segments (of `kind`, if given) that process `pid` has open as
+/// descriptors: this process by default.
+func openSegmentInodes(of pid: Int32 = getpid(), kind: SharedSegment.Kind? = nil) -> Set<UInt64> {
+    let name = "memfd:" + SharedSegment.namePrefix + (kind.map { "\($0)" } ?? "")
     var inodes: Set<UInt64> = []
-    for (fd, target) in openDescriptors() where target.contains("memfd:spindle-shared-") {
+    for fd in ProcReader.numericEntries("/proc/\(pid)/fd") {
+        guard let target = ProcReader.descriptorTarget(pid: pid, fd: Int(fd)), target.contains(name) else { continue }
         var status = stat()
-        if fstat(fd, &status) == 0 { inodes.insert(UInt64(status.st_ino)) }
+        if stat("/proc/\(pid)/fd/\(fd)", &status) == 0 { inodes.insert(UInt64(status.st_ino)) }
     }
     return inodes
 }
