@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -230,6 +231,32 @@ int spindle_futex_wake(uint32_t *address, int count) {
 int spindle_mutex_clocklock_monotonic(void *mutex, int64_t deadline_ns) {
     struct timespec limit = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
     return pthread_mutex_clocklock((pthread_mutex_t *)mutex, CLOCK_MONOTONIC, &limit);
+}
+
+static inline void spindle_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+_Static_assert(offsetof(pthread_mutex_t, __data.__lock) == 0, "glibc's mutex lock word comes first");
+
+int spindle_robust_mutex_lock(void *mutex, int spins) {
+    pthread_mutex_t *m = (pthread_mutex_t *)mutex;
+    int err = pthread_mutex_trylock(m);
+    if (err != EBUSY) return err;
+    // glibc's lock word comes first and is 0 when free: reading it costs no write to the line,
+    // unlike a trylock, so the holder's unlock is not slowed by the spinner.
+    const int *word = (const int *)m;
+    for (int i = 0; i < spins; i++) {
+        spindle_cpu_relax();
+        if (__atomic_load_n(word, __ATOMIC_RELAXED) != 0) continue;
+        err = pthread_mutex_trylock(m);
+        if (err != EBUSY) return err;
+    }
+    return pthread_mutex_lock(m);
 }
 
 // ---- end of process-shared synchronisation ----

@@ -86,6 +86,12 @@ void spindle_atomic_store_u32(uint32_t *address, uint32_t value);
 /// Compare-and-swap; returns whether `*address` held `expected` and now holds `desired`.
 int spindle_atomic_cas_u32(uint32_t *address, uint32_t expected, uint32_t desired);
 
+/// Locks a process-shared robust mutex like pthread_mutex_lock, but first spins up to `spins` times
+/// while another thread holds it: glibc never spins on a robust mutex, and for one held only for a
+/// short copy, a spin is far cheaper than the futex sleep and wake-up (system calls on both sides).
+/// Returns what pthread_mutex_lock or pthread_mutex_trylock returned (0, EOWNERDEAD, ...).
+int spindle_robust_mutex_lock(void *mutex, int spins);
+
 /// Sends `length` bytes on a Unix socket like send(2), with `count` descriptors attached
 /// (SCM_RIGHTS; at most SPINDLE_MAX_ATTACHED); returns the bytes sent or -1 with errno set.
 ssize_t spindle_send_descriptors(int socket, const void *bytes, size_t length, const int *descriptors, int count, int flags);

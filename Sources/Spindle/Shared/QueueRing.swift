@@ -149,7 +149,7 @@ final class QueueRing: @unchecked Sendable {
     /// Runs `body` with the mutex held, recovering it from a dead owner first if need be.
     @inline(__always)
     private func withLock<R>(_ body: () throws(SpindleError) -> R) throws(SpindleError) -> R {
-        let err = pthread_mutex_lock(mutex)
+        let err = spindle_robust_mutex_lock(mutex, Self.lockSpins)
         if err == EOWNERDEAD {
             recoverFromDeadOwner()
         } else {
@@ -158,6 +158,11 @@ final class QueueRing: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
+
+    /// How often a locker spins while the mutex is held before it sleeps: the mutex is only held
+    /// for a copy, so the holder is about to let go, and a futex sleep costs a system call on both
+    /// sides (and a wake-up).
+    private static let lockSpins: Int32 = 1_000
 
     /// The previous owner died holding the mutex. Its changes either all show (it made its final
     /// store) or none do, so the state is consistent; only a `close` killed between its two stores
