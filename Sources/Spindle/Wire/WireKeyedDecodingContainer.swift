@@ -158,6 +158,9 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try integer(forKey: key) }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(forKey: key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(forKey: key) }
+    /// Inlined into each `decode`, so that every integer type gets a reader of its own: a shared
+    /// generic one looks up `I`'s metadata at run time, on every field.
+    @inline(__always)
     private func integer<I: FixedWidthInteger>(forKey key: Key) throws -> I {
         let field = try require(key)
         return try decoding.readInteger(I.self, start: field.start, end: field.end, depth: depth, key: key)

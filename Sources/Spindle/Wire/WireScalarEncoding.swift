@@ -44,6 +44,7 @@ extension WireScalarEncoding {
     mutating func encode(_ value: UInt32) throws { try encodeInteger(value) }
     mutating func encode(_ value: UInt64) throws { try encodeInteger(value) }
 
+    @inline(__always)
     private func encodeInteger<I: FixedWidthInteger>(_ value: I) throws {
         try beginScalar()
         encoding.writeInteger(value)

@@ -175,6 +175,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try readInteger() }
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try readInteger() }
 
+    @inline(__always)
     private mutating func readInteger<I: FixedWidthInteger>() throws -> I {
         try read { (d, p, e) throws(WireFailure) in try d.readInteger(I.self, &p, end: e) }
     }

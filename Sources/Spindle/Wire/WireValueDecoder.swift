@@ -69,6 +69,7 @@ struct WireSingleValueDecodingContainer: SingleValueDecodingContainer {
         try decoding.decode(T.self, start: start, end: end, depth: decoding.depth + 1, key: nil)
     }
 
+    @inline(__always)
     private func readInteger<I: FixedWidthInteger>() throws -> I {
         try read { (p, e) throws(WireFailure) in try decoding.readInteger(I.self, &p, end: e) }
     }
