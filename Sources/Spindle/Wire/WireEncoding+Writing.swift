@@ -103,11 +103,16 @@ extension WireEncoding {
     }
 
     /// Appends a field's key as its index in the key table, adding it to the table on first use.
+    ///
+    /// The table of the thread's previous message is still in ``keys``, beyond ``usedKeys``: a
+    /// message of the same type uses the same keys in the same order, so each of its keys is found
+    /// where the prediction says and confirmed there, with no search and no copy of its name.
     func writeKey(_ name: String) {
         let predicted = previousKey < 0 ? firstKey : keys[previousKey].next
         let index: Int
-        if predicted >= 0 && keys[predicted].name == name {
+        if predicted >= 0 && predicted <= usedKeys && predicted < keys.count && keys[predicted].name == name {
             index = predicted
+            if index == usedKeys { usedKeys += 1 }
         } else {
             index = lookUpOrAddKey(name)
             if previousKey < 0 { firstKey = index } else { keys[previousKey].next = index }
@@ -116,34 +121,52 @@ extension WireEncoding {
         writeVarint(UInt64(index))
     }
 
-    /// The index of `name` in the key table, added if new.
+    /// The index of `name` in this message's key table, added if new.
     private func lookUpOrAddKey(_ name: String) -> Int {
         // Most messages have a few keys: a linear search beats building a dictionary for each.
-        let linearLimit = 16
-        if keys.count <= linearLimit {
-            if let index = keys.firstIndex(where: { $0.name == name }) { return index }
+        if usedKeys <= Self.linearKeySearchLimit {
+            if let index = keys[..<usedKeys].firstIndex(where: { $0.name == name }) { return index }
         } else if let index = keyIndices[name] {
             return index
         }
-        if keys.capacity == 0 { keys.reserveCapacity(8) }
-        keys.append((name, -1))
-        if keys.count > linearLimit {
+        // A new key for this message takes the next index: the previous message's key there, if
+        // it is the same, or else a new entry in place of the previous message's remaining keys.
+        if usedKeys < keys.count && keys[usedKeys].name != name {
+            keys.removeSubrange(usedKeys...)
+            if keyTableMemoCount > usedKeys { keyTableMemoCount = -1 }
+        }
+        if usedKeys == keys.count {
+            if keys.capacity == 0 { keys.reserveCapacity(8) }
+            keys.append(KeyEntry(name: name, next: -1))
+        }
+        usedKeys += 1
+        if usedKeys > Self.linearKeySearchLimit {
             if keyIndices.isEmpty {
-                for (index, key) in keys.enumerated() { keyIndices[key.name] = index }
+                for index in 0..<usedKeys { keyIndices[keys[index].name] = index }
             } else {
-                keyIndices[name] = keys.count - 1
+                keyIndices[name] = usedKeys - 1
             }
         }
-        return keys.count - 1
+        return usedKeys - 1
     }
 
+    /// Tables of up to this many keys are searched linearly, larger ones through ``keyIndices``.
+    static let linearKeySearchLimit = 16
+
     /// Appends the key table and the trailer that locates it.
+    ///
+    /// Messages of one type repeat their table, so the last short table written is kept, as bytes,
+    /// and copied when this message's keys are the same.
     func writeKeyTable() {
+        if usedKeys > 0 && usedKeys == keyTableMemoCount {
+            bytes.append(contentsOf: keyTableMemo)
+            return
+        }
         let start = bytes.count
-        if !keys.isEmpty {
-            writeVarint(UInt64(keys.count))
-            for (key, _) in keys {
-                var key = key
+        if usedKeys > 0 {
+            writeVarint(UInt64(usedKeys))
+            for index in 0..<usedKeys {
+                var key = keys[index].name
                 key.withUTF8 { utf8 in
                     writeVarint(UInt64(utf8.count))
                     bytes.append(contentsOf: UnsafeRawBufferPointer(utf8))
@@ -154,5 +177,13 @@ extension WireEncoding {
         let trailerStart = bytes.count
         writeVarint(UInt64(trailerStart - start))
         bytes[trailerStart...].reverse()
+        if usedKeys > 0 && bytes.count - start <= Self.keyTableMemoLimit {
+            keyTableMemo.removeAll(keepingCapacity: true)
+            keyTableMemo.append(contentsOf: bytes[start...])
+            keyTableMemoCount = usedKeys
+        }
     }
+
+    /// The longest key table, trailer included, that is kept for the next message.
+    static let keyTableMemoLimit = 256
 }

@@ -40,16 +40,29 @@ final class WireEncoding {
     /// The first misuse of a container, thrown at the end if no write threw it sooner.
     @exclusivity(unchecked) private var misuse: WireError?
 
-    /// The key table so far, in first-use order, each key with the index of the key last written after it.
+    /// One key of the table: its name, and the index of the key written after it last time.
+    struct KeyEntry {
+        let name: String
+        var next: Int
+    }
+
+    /// The key table: this message's keys in first-use order (the first ``usedKeys``), then what
+    /// remains of the previous message's table, which this one will likely repeat.
     ///
     /// Arrays of structs write the same keys in the same order over and over, so comparing the
     /// next key with the predicted one (two words, for short strings) usually finds it.
-    @exclusivity(unchecked) var keys: [(name: String, next: Int)] = []
+    @exclusivity(unchecked) var keys: [KeyEntry] = []
+    /// How many of ``keys`` this message uses.
+    @exclusivity(unchecked) var usedKeys = 0
     /// Key indices by name, built only once the table is too long to search linearly.
     @exclusivity(unchecked) var keyIndices: [String: Int] = [:]
     /// The index of the key written last (`-1` at first), and of the key written first.
     @exclusivity(unchecked) var previousKey = -1
     @exclusivity(unchecked) var firstKey = -1
+    /// The bytes of the last short key table written, with its trailer, and its number of keys
+    /// (`-1` when none is kept): they are ``keys``' first entries, unchanged since.
+    @exclusivity(unchecked) var keyTableMemo: [UInt8] = []
+    @exclusivity(unchecked) var keyTableMemoCount = -1
     /// The fast paths of the last two types asked about: see ``fastEncodable(_:)``.
     @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastEncodable.Type>()
     /// The shared segments the message's handles name, sent with it as descriptors; `nil` when the
@@ -112,9 +125,15 @@ final class WireEncoding {
         spare.finished = false
         spare.frames.removeAll(keepingCapacity: true)
         spare.misuse = nil
-        spare.keys.removeAll(keepingCapacity: true)
+        // The previous message's keys stay, to be confirmed one by one; unless there are many.
+        if spare.keys.count > Self.linearKeySearchLimit || !spare.keyIndices.isEmpty {
+            spare.keys.removeAll(keepingCapacity: true)
+            spare.keyIndices.removeAll()
+            spare.firstKey = -1
+            spare.keyTableMemoCount = -1
+        }
+        spare.usedKeys = 0
         spare.previousKey = -1
-        spare.firstKey = -1
         return spare
     }
 

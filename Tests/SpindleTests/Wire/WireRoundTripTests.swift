@@ -215,6 +215,43 @@ import Testing
         #expect(try wireDecode(Validated.self, wireBytes(["percent": 99])).percent == 99)
     }
 
+    /// A thread's encoder keeps its last key table to confirm the next message's keys against;
+    /// each message must still carry exactly its own keys, in the order it first used them.
+    @Test func eachMessageCarriesItsOwnKeyTableWhateverCameBefore() throws {
+        let many = Dictionary(uniqueKeysWithValues: (0..<20).map { ("key\($0)", $0) })
+        let record = SmallRecord(id: 7, name: "seven", score: 0.5, tags: ["a"])
+        let abc = OrderedKeys(a: 1, b: 2, c: "three")
+        let messages:
+            [(name: String, bytes: () throws -> [UInt8], fresh: () throws -> [UInt8], check: () throws -> Bool)] = [
+                message("a, b, c", abc),
+                message("a, c (a subset)", OrderedKeys(a: 1, c: "x")),
+                message("c, b, a (another order)", OrderedKeys(a: 1, b: 2, c: "y", order: [.c, .b, .a])),
+                message("a, b, c, d (one more)", OrderedKeys(a: 1, b: 2, c: "z", d: 4)),
+                message("b, a, d, c", OrderedKeys(a: 5, b: 6, c: "w", d: 7, order: [.b, .a, .d, .c])),
+                message("20 keys", many),
+                message("a struct in an array", [record, record]),
+                message("no keys", [1, 2, 3]),
+            ]
+        let expected = try messages.map { try $0.fresh() }
+        // Every message after every other, and after itself.
+        for (i, first) in messages.enumerated() {
+            for (j, second) in messages.enumerated() {
+                #expect(try first.bytes() == expected[i], "\(first.name), on its turn before \(second.name)")
+                #expect(try second.bytes() == expected[j], "\(second.name) after \(first.name)")
+                #expect(try second.check(), "\(second.name) after \(first.name)")
+            }
+        }
+    }
+
+    /// How ``eachMessageCarriesItsOwnKeyTableWhateverCameBefore()`` encodes `value`: on this
+    /// thread, afresh, and round trip.
+    private func message<T: Codable & Equatable>(
+        _ name: String,
+        _ value: T
+    ) -> (name: String, bytes: () throws -> [UInt8], fresh: () throws -> [UInt8], check: () throws -> Bool) {
+        (name, { try wireBytes(value) }, { try FreshlyEncoded.bytes(of: value) }, { try roundTrip(value) == value })
+    }
+
     private func paddedVarint(_ value: Int) -> [UInt8] {
         (0..<10).map { UInt8(value >> (7 * $0) & 0x7F) | ($0 < 9 ? 0x80 : 0) }
     }

@@ -474,3 +474,69 @@ final class EncoderThief: Encodable, @unchecked Sendable {
         try container.encode(1, forKey: .value)
     }
 }
+
+/// Three fields, `a`, `b` and `c`, written in an order of the test's choosing and read by key: for
+/// messages whose key tables share keys with the previous message's, in another order or subset.
+struct OrderedKeys: Codable, Equatable {
+    enum CodingKeys: String, CodingKey { case a, b, c, d }
+
+    var a: Int
+    var b: Int?
+    var c: String
+    var d: Double?
+    /// The order in which `encode(to:)` writes the fields.
+    var order: [CodingKeys] = [.a, .b, .c, .d]
+
+    init(a: Int, b: Int? = nil, c: String, d: Double? = nil, order: [CodingKeys] = [.a, .b, .c, .d]) {
+        (self.a, self.b, self.c, self.d, self.order) = (a, b, c, d, order)
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        a = try container.decode(Int.self, forKey: .a)
+        b = try container.decodeIfPresent(Int.self, forKey: .b)
+        c = try container.decode(String.self, forKey: .c)
+        d = try container.decodeIfPresent(Double.self, forKey: .d)
+        order = []
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        for key in order {
+            switch key {
+            case .a: try container.encode(a, forKey: .a)
+            case .b: try container.encodeIfPresent(b, forKey: .b)
+            case .c: try container.encode(c, forKey: .c)
+            case .d: try container.encodeIfPresent(d, forKey: .d)
+            }
+        }
+    }
+
+    /// Equal fields; the order they were written in is not part of the value.
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        (lhs.a, lhs.b, lhs.c, lhs.d) == (rhs.a, rhs.b, rhs.c, rhs.d)
+    }
+}
+
+/// Encodes `value` with an encoding state of its own, as the first message of a new thread would
+/// be: a message encoded while another one is gets a fresh state. What it writes is the bytes.
+final class FreshlyEncoded<Value: Encodable>: Encodable, @unchecked Sendable {
+    // @unchecked Sendable: used on one thread, by one test.
+    let value: Value
+    private(set) var bytes: [UInt8] = []
+
+    init(_ value: Value) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        bytes = try wireBytes(value)
+        var container = encoder.singleValueContainer()
+        try container.encode(0)
+    }
+
+    /// The bytes of `value` encoded afresh.
+    static func bytes(of value: Value) throws -> [UInt8] {
+        let fresh = FreshlyEncoded(value)
+        _ = try wireBytes(fresh)
+        return fresh.bytes
+    }
+}
