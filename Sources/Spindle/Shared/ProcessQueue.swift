@@ -47,7 +47,7 @@
 /// put by a dead process is never seen, and one half taken is still there for the others. A value
 /// that a process had taken entirely when it died is gone with it.
 public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
-    let ring: QueueRing
+    @usableFromInline let ring: QueueRing
 
     /// Makes an empty queue in new shared memory.
     ///
@@ -84,6 +84,11 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     public func close() { ring.close() }
 
     // MARK: Putting
+    //
+    // `put` and `get` are inlinable, so that they are specialized for the element type where they
+    // are called: generic code looks up the metadata of every type built on `Element` at run time,
+    // which cost a tenth of a small message's round trip. Their bodies only encode or decode, and
+    // hand bytes to the ring, which does the rest.
 
     /// Puts `element` at the end of the queue if there is room now.
     ///
@@ -92,9 +97,12 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     ///   ``SpindleError/Code/encodingFailed`` when `element` cannot be encoded;
     ///   ``SpindleError/Code/invalidArgument`` when it is too large for the queue ever to hold.
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
+    @inlinable
     public func tryPut(_ element: Element) throws -> Bool {
         let message = try encode(element)
-        return try put(message, deadline: monotonicNanoseconds(), cancelled: nil, sleeping: false)
+        return try message.withUnsafeBytes { bytes in
+            try ring.put(bytes, deadline: Self.monotonicNow(), sleeping: false)
+        }
     }
 
     /// Puts `element` at the end of the queue, blocking while it is full, at most for `timeout`.
@@ -104,11 +112,13 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     ///   errors of ``tryPut(_:)``.
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
     @available(*, noasync, message: "use the async put, which does not block a thread of the cooperative pool")
+    @inlinable
     public func put(_ element: Element, timeout: Duration? = nil) throws {
         let message = try encode(element)
-        guard try put(message, deadline: Self.deadline(timeout), cancelled: nil, sleeping: true) else {
-            throw SpindleError(.timedOut, "the process queue stayed full for \(timeout ?? .zero)")
+        let done = try message.withUnsafeBytes { bytes in
+            try ring.put(bytes, deadline: Self.deadline(timeout), sleeping: true)
         }
+        if !done { throw Self.timedOut("full", timeout) }
     }
 
     /// Puts `element` at the end of the queue, waiting while it is full, at most for `timeout`.
@@ -118,50 +128,27 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     ///   ``SpindleError/Code/timedOut`` when the queue stayed full for `timeout`, and the errors
     ///   of ``tryPut(_:)``.
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
+    @inlinable
     public func put(_ element: Element, timeout: Duration? = nil) async throws {
         let message = try encode(element)
         let deadline = Self.deadline(timeout)
         // Try, and spin a moment, on this thread; sleep only on a thread of its own.
-        if try put(message, deadline: deadline, cancelled: nil, sleeping: false) { return }
-        try Self.checkWaiting(deadline: deadline)
-        let done = try await waitOffPool { cancelled throws in
-            try self.put(message, deadline: deadline, cancelled: cancelled, sleeping: true)
+        let done = try message.withUnsafeBytes { bytes in
+            try ring.put(bytes, deadline: deadline, sleeping: false)
         }
-        guard done else { throw SpindleError(.timedOut, "the process queue stayed full for \(timeout ?? .zero)") }
+        if !done { try await putWaiting(message, deadline: deadline, timeout: timeout) }
     }
 
-    /// Puts `message`: `true` when done, `false` when a wait without sleeping ended with no room.
-    private func put(
-        _ message: [UInt8],
-        deadline: UInt64?,
-        cancelled: CancellationFlag?,
-        sleeping: Bool,
-        crash: QueueCrashPoint? = nil
-    ) throws(SpindleError) -> Bool {
-        var waited = false
-        while true {
-            let outcome = try message.withUnsafeBytes { bytes in
-                Result { () throws(SpindleError) in try ring.tryPut(bytes, crash: crash) }
-            }.get()
-            switch outcome {
-            case .done:
-                return true
-            case .closed:
-                throw Self.closedError
-            case .wouldBlock(let observed):
-                if !sleeping && waited || deadline.map({ monotonicNanoseconds() >= $0 }) == true {
-                    // Leaving without the room a sleeper may have been woken for: pass it on.
-                    ring.wakeAnother(.producer)
-                    return false
-                }
-                if cancelled?.isCancelled == true {
-                    ring.wakeAnother(.producer)
-                    throw SpindleError(.cancelled, "the wait to put into a process queue was cancelled")
-                }
-                ring.wait(.producer, observed: observed, deadline: deadline, spinOnly: !sleeping, spins: !waited)
-                waited = true
+    /// Puts `message` from a thread of its own, once a spin found no room.
+    @usableFromInline
+    func putWaiting(_ message: [UInt8], deadline: UInt64?, timeout: Duration?) async throws {
+        try Self.checkWaiting(deadline: deadline)
+        let done = try await waitOffPool { cancelled throws in
+            try message.withUnsafeBytes { bytes in
+                try self.ring.put(bytes, deadline: deadline, cancelled: cancelled, sleeping: true)
             }
         }
+        guard done else { throw Self.timedOut("full", timeout) }
     }
 
     // MARK: Getting
@@ -173,11 +160,14 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     ///   ``SpindleError/Code/encodingFailed`` when the value cannot be decoded as an `Element`
     ///   (it is taken all the same).
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
+    @inlinable
     public func tryGet() throws -> Element? {
-        switch try take(deadline: monotonicNanoseconds(), cancelled: nil, sleeping: false) {
-        case .element(let element): element
-        case .closed: throw Self.closedError
-        case .nothing: nil
+        var element: Element?
+        switch try ring.take(deadline: Self.monotonicNow(), sleeping: false, decode: { element = try Self.decode($0) })
+        {
+        case .message: return element
+        case .closed: throw QueueRing.closedError
+        case .nothing: return nil
         }
     }
 
@@ -188,11 +178,17 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     ///   errors of ``tryGet()``.
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
     @available(*, noasync, message: "use the async get, which does not block a thread of the cooperative pool")
+    @inlinable
     public func get(timeout: Duration? = nil) throws -> Element {
-        switch try take(deadline: Self.deadline(timeout), cancelled: nil, sleeping: true) {
-        case .element(let element): return element
-        case .closed: throw Self.closedError
-        case .nothing: throw SpindleError(.timedOut, "the process queue stayed empty for \(timeout ?? .zero)")
+        var element: Element?
+        switch try ring.take(
+            deadline: Self.deadline(timeout),
+            sleeping: true,
+            decode: { element = try Self.decode($0) }
+        ) {
+        case .message: return element!
+        case .closed: throw QueueRing.closedError
+        case .nothing: throw Self.timedOut("empty", timeout)
         }
     }
 
@@ -203,8 +199,16 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     ///   ``SpindleError/Code/timedOut`` when the queue stayed empty for `timeout`, and the errors
     ///   of ``tryGet()``.
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
+    @inlinable
     public func get(timeout: Duration? = nil) async throws -> Element {
-        guard let element = try await receive(deadline: Self.deadline(timeout)) else { throw Self.closedError }
+        let deadline = Self.deadline(timeout)
+        var element: Element?
+        switch try ring.take(deadline: deadline, sleeping: false, decode: { element = try Self.decode($0) }) {
+        case .message: return element!
+        case .closed: throw QueueRing.closedError
+        case .nothing: break
+        }
+        guard let element = try await receiveWaiting(deadline: deadline) else { throw QueueRing.closedError }
         return element
     }
 
@@ -214,83 +218,43 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         deadline: UInt64?,
         poll: (@Sendable () throws -> Void)? = nil
     ) async throws -> Element? {
-        switch try take(deadline: deadline, cancelled: nil, sleeping: false) {
-        case .element(let element): return element
+        var element: Element?
+        switch try ring.take(deadline: deadline, sleeping: false, decode: { element = try Self.decode($0) }) {
+        case .message: return element
         case .closed: return nil
-        case .nothing: break
-        }
-        try Self.checkWaiting(deadline: deadline)
-        let taken = try await waitOffPool { cancelled throws in
-            try self.take(deadline: deadline, cancelled: cancelled, sleeping: true, poll: poll)
-        }
-        switch taken {
-        case .element(let element): return element
-        case .closed: return nil
-        case .nothing: throw SpindleError(.timedOut, "the process queue stayed empty")
+        case .nothing: return try await receiveWaiting(deadline: deadline, poll: poll)
         }
     }
 
-    /// What ``take(deadline:cancelled:sleeping:poll:crash:)`` found.
-    enum Taken: Sendable {
-        case element(Element)
-        case closed
-        /// Nothing by the deadline, or, without sleeping, after a short spin.
-        case nothing
-    }
-
-    func take(
+    /// Takes the next value from a thread of its own, once a spin found none; `nil` once the queue
+    /// is closed and empty.
+    @usableFromInline
+    func receiveWaiting(
         deadline: UInt64?,
-        cancelled: CancellationFlag?,
-        sleeping: Bool,
-        poll: (() throws -> Void)? = nil,
-        crash: QueueCrashPoint? = nil
-    ) throws -> Taken {
-        var waited = false
-        while true {
-            // Small messages are copied to the stack, larger ones to the heap: the ring copies the
-            // message with its mutex held, and it is decoded after, with the mutex released.
+        poll: (@Sendable () throws -> Void)? = nil
+    ) async throws -> Element? {
+        try Self.checkWaiting(deadline: deadline)
+        return try await waitOffPool { cancelled throws -> Element? in
             var element: Element?
-            let outcome = try withUnsafeTemporaryAllocation(
-                byteCount: QueueRing.stackMessageBytes,
-                alignment: 16
-            ) { stack throws(SpindleError) -> QueueRing.Outcome in
-                let (outcome, message) = try ring.tryGet(into: stack, crash: crash)
-                guard outcome == .done else { return outcome }
-                defer { if message.baseAddress != stack.baseAddress { message.deallocate() } }
-                element = try Self.decode(UnsafeRawBufferPointer(message))
-                return outcome
-            }
-            switch outcome {
-            case .done:
-                return .element(element!)
-            case .closed:
-                return .closed
-            case .wouldBlock(let observed):
-                if !sleeping && waited || deadline.map({ monotonicNanoseconds() >= $0 }) == true {
-                    ring.wakeAnother(.consumer)
-                    return .nothing
-                }
-                if cancelled?.isCancelled == true {
-                    ring.wakeAnother(.consumer)
-                    throw SpindleError(.cancelled, "the wait to get from a process queue was cancelled")
-                }
-                if waited, let poll {
-                    do {
-                        try poll()
-                    } catch {
-                        ring.wakeAnother(.consumer)
-                        throw error
-                    }
-                }
-                ring.wait(.consumer, observed: observed, deadline: deadline, spinOnly: !sleeping, spins: !waited)
-                waited = true
+            let taken = try self.ring.take(
+                deadline: deadline,
+                cancelled: cancelled,
+                sleeping: true,
+                poll: poll,
+                decode: { element = try Self.decode($0) }
+            )
+            switch taken {
+            case .message: return element
+            case .closed: return nil
+            case .nothing: throw SpindleError(.timedOut, "the process queue stayed empty")
             }
         }
     }
 
     // MARK: Encoding
 
-    private func encode(_ element: Element) throws(SpindleError) -> [UInt8] {
+    @usableFromInline
+    func encode(_ element: Element) throws(SpindleError) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         do {
@@ -307,7 +271,8 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         return bytes
     }
 
-    private static func decode(_ bytes: UnsafeRawBufferPointer) throws(SpindleError) -> Element {
+    @usableFromInline
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(SpindleError) -> Element {
         do {
             return try WireDecoder.decode(Element.self, from: bytes)
         } catch {
@@ -315,10 +280,19 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         }
     }
 
-    private static var closedError: SpindleError { SpindleError(.closed, "the process queue is closed") }
+    /// The monotonic clock now, in nanoseconds: the deadline of a put or get that must not wait.
+    @usableFromInline
+    static func monotonicNow() -> UInt64 { monotonicNanoseconds() }
 
-    private static func deadline(_ timeout: Duration?) -> UInt64? {
+    @usableFromInline
+    static func deadline(_ timeout: Duration?) -> UInt64? {
         timeout.map { monotonicNanoseconds() &+ $0.clampedNanoseconds }
+    }
+
+    /// The error of a put or get whose `timeout` passed while the queue stayed `state`.
+    @usableFromInline
+    static func timedOut(_ state: String, _ timeout: Duration?) -> SpindleError {
+        SpindleError(.timedOut, "the process queue stayed \(state) for \(timeout ?? .zero)")
     }
 
     /// Before starting a thread to wait on: throws if there is no time left, or the task is cancelled.
@@ -341,13 +315,16 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
 
     /// Puts `element`, but kills this process with `SIGKILL` at `crash`, mutex held.
     package func _putAndDie(_ element: Element, at crash: QueueCrashPoint) throws -> Never {
-        _ = try put(encode(element), deadline: nil, cancelled: nil, sleeping: true, crash: crash)
+        let message = try encode(element)
+        _ = try message.withUnsafeBytes { bytes in
+            try ring.put(bytes, deadline: nil, cancelled: nil, sleeping: true, crash: crash)
+        }
         fatalError("unreachable: the put should have killed its process")
     }
 
     /// Takes a value, but kills this process with `SIGKILL` at `crash`, mutex held.
     package func _getAndDie(at crash: QueueCrashPoint) throws -> Never {
-        _ = try take(deadline: nil, cancelled: nil, sleeping: true, crash: crash)
+        _ = try ring.take(deadline: nil, cancelled: nil, sleeping: true, crash: crash, decode: { _ in })
         fatalError("unreachable: the get should have killed its process")
     }
 

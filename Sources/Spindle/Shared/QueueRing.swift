@@ -41,6 +41,7 @@ import Synchronization
 /// A process killed between its final store and its wake-up call leaves a sleeper asleep while
 /// there is work for it; so sleepers wake at least every ``sleepSlice`` to look again, and that is
 /// the longest such a death can delay them.
+@usableFromInline
 final class QueueRing: @unchecked Sendable {
     // @unchecked Sendable: the shared words are atomics, and the ring bytes and sender slots are
     // only touched with the process-shared mutex held.
