@@ -471,6 +471,8 @@ final class ProcessPoolCore: PoolTaskQueue, @unchecked Sendable {
                 let spinUntil = monotonicNanoseconds() + Self.spinNanoseconds
                 repeat {
                     ready = spindle_poll(&pollDescriptors, UInt(pollDescriptors.count), 0)
+                    // Not in the way of a thread woken on this CPU: see the worker's poll.
+                    if ready == 0 { sched_yield() }
                 } while ready == 0 && monotonicNanoseconds() < spinUntil
             }
             if ready == 0 {
