@@ -15,8 +15,10 @@ struct MeasureInProcessTests {
         #expect(profile.cpu.total >= thread.total, "the process includes the thread")
         #expect(profile.command == nil && profile.exit == nil)
         // Every 50 ms over 0.3 s; in the full run under ThreadSanitizer the sampler, slowed with
-        // everything else, once took only 4.
-        #expect(profile.sampling.samples >= (runningAlone ? 5 : 2), "\(profile)")
+        // everything else, once took only 4, and so it did alone once, while the other scenarios of
+        // its step used a CPU (0.98 CPU-s in 0.83 s): 5 are expected only on a quiet machine.
+        let quiet = runningAlone && profile.machine.otherCPU < 0.2 * profile.wall
+        #expect(profile.sampling.samples >= (quiet ? 5 : 2), "\(profile)")
         #expect(profile.breakdown.onCPU >= 0.25)
         if profile.machine.otherCPU < 0.2 * profile.wall {
             #expect(profile.verdict.code == .oneCore, "\(profile)")
