@@ -2,7 +2,9 @@
 ///
 /// Safe on any input: every read is bounds-checked, every count is checked against the bytes that
 /// remain before anything is allocated for it, and nesting is limited to 512 levels, so malformed
-/// or hostile bytes produce a ``WireError``, never a crash, a hang or a huge allocation.
+/// or hostile bytes produce a ``WireError``, never a crash, a hang or a huge allocation. A type that
+/// keeps its `Decoder`, or one of its containers, past its `init(from:)` gets a `DecodingError` from
+/// it afterwards: its message's bytes are gone by then.
 ///
 /// ```swift
 /// let point = try bytes.withUnsafeBytes { try WireDecoder.decode(Point.self, from: $0) }

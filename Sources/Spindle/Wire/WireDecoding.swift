@@ -37,6 +37,10 @@ final class WireDecoding {
     /// The fast paths of the last two types asked about: see ``fastDecodable(_:)``.
     @exclusivity(unchecked) private var recentFastPaths = WireRecentTypes<any WireFastDecodable.Type>()
 
+    /// Which message this state is decoding, counted per state: a decoder or container made for an
+    /// earlier message must not read, as its message's bytes are gone. See ``ensureCurrent(_:)``.
+    @exclusivity(unchecked) private(set) var generation: UInt32 = 0
+
     /// The bytes of the key table that ``keys`` was read from, when short: messages of one type
     /// repeat their table, which is then not read again.
     @exclusivity(unchecked) private var keyTableBytes: [UInt8] = []
@@ -53,6 +57,8 @@ final class WireDecoding {
     ///
     /// The message's segments are let go of here: that is when its spilled arrays count as read.
     func giveBack() {
+        // Whatever decoders and containers this message handed out are stale from now on.
+        generation &+= 1
         segments = nil
         guard levels.capacity <= 64 else { return }
         levels.removeAll(keepingCapacity: true)
@@ -71,6 +77,8 @@ final class WireDecoding {
     /// - Returns: The decoding state and the end offset of the message's one value.
     static func open(_ bytes: UnsafeRawBufferPointer) throws(WireFailure) -> (WireDecoding, bodyEnd: Int) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { throw .corrupted("the input is empty") }
+        // Decoders keep offsets in 32 bits, to stay small enough to pass without an allocation.
+        guard bytes.count <= Int(UInt32.max) else { throw .corrupted("a message of 4 GiB or more") }
         // The trailer: the key table's length as a varint, its bytes stored back to front.
         var tableLength: UInt64 = 0
         var offset = bytes.count
@@ -115,6 +123,18 @@ final class WireDecoding {
         }
         return (decoding, bodyEnd)
     }
+
+    /// Throws unless `generation` is this message's: a type that kept its `Decoder`, or a
+    /// container, past its own `init(from:)` and uses it once its message is decoded would read
+    /// bytes that are gone (freed, or another message's).
+    @inline(__always)
+    func ensureCurrent(_ generation: UInt32) throws(WireFailure) {
+        guard generation == self.generation else { throw Self.staleUse }
+    }
+
+    static let staleUse = WireFailure.corrupted(
+        "a decoder or container was used after its message was decoded: keep the values it decoded, not it"
+    )
 
     /// Decodes the value in `start..<end` as a `T`, by a fast path for standard types or else `T(from:)`.
     ///

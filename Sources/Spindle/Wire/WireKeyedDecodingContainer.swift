@@ -20,11 +20,15 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     let fieldsEnd: Int
     /// The depth of the value this container holds; its fields' values are one deeper.
     let depth: Int
+    /// The decoding state's ``WireDecoding/generation`` when this container was made: every field
+    /// is found through ``locate(_:consume:)`` or ``field(at:)``, which check it before reading.
+    let generation: UInt32
 
     /// Reads the header of the keyed container that is the value at `start..<end`.
     init(decoding: WireDecoding, start: Int, end: Int, depth: Int) throws {
         self.decoding = decoding
         self.depth = depth
+        generation = decoding.generation
         decoding.ensureLevels(through: depth)
         var position = start
         do throws(WireFailure) {
@@ -57,6 +61,7 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     /// The field at `position`: its key index and value extent.
     private func field(at position: Int) throws(WireFailure) -> (keyIndex: Int, value: Field) {
+        try decoding.ensureCurrent(generation)
         var position = position
         let fieldStart = position
         let index = try decoding.readVarint(&position, end: fieldsEnd)
@@ -69,6 +74,7 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     /// Finds the field named `name`, and moves the hint past it (`consume`) or onto it (for `contains`).
     private func locate(_ name: String, consume: Bool) throws(WireFailure) -> Field? {
+        try decoding.ensureCurrent(generation)
         let level = decoding.levels[depth]
         if level.hintOwner == fieldsStart && level.hintCursor < fieldsEnd {
             let candidate = try field(at: level.hintCursor)

@@ -17,11 +17,15 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     private(set) var position: Int
     private let elementCount: Int
     private(set) var currentIndex = 0
+    /// The decoding state's ``WireDecoding/generation`` when this container was made: every element
+    /// is found through ``nextElement(_:)``, which checks it before reading.
+    private let generation: UInt32
 
     /// Reads the header of the unkeyed container or packed array that is the value at `start..<end`.
     init(decoding: WireDecoding, start: Int, end: Int, depth: Int) throws {
         self.decoding = decoding
         self.depth = depth
+        generation = decoding.generation
         var position = start
         var packedBase = decoding.base
         do throws(WireFailure) {
@@ -65,6 +69,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
             )
         }
         do throws(WireFailure) {
+            try decoding.ensureCurrent(generation)
             if let packedKind { return (position, position + packedKind.width) }
             return (position, try decoding.valueEnd(at: position, end: end))
         } catch {

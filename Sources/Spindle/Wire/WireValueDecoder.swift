@@ -1,40 +1,91 @@
 /// The `Decoder` handed to a type's `init(from:)`: the bytes of one value, `start..<end`.
 ///
-/// Three words, so passing it as `any Decoder` needs no allocation. Its depth is the decoding
-/// state's current depth, which is this value's while its `init(from:)` runs.
+/// Three words (offsets in 32 bits), so passing it as `any Decoder` needs no allocation. Its depth
+/// is the decoding state's current depth, which is this value's while its `init(from:)` runs.
 struct WireValueDecoder: Decoder {
     let decoding: WireDecoding
-    let start: Int
-    let end: Int
+    private let extent: WireExtent
+
+    init(decoding: WireDecoding, start: Int, end: Int) {
+        self.decoding = decoding
+        extent = WireExtent(decoding: decoding, start: start, end: end)
+    }
 
     var codingPath: [any CodingKey] { decoding.codingPath(depth: decoding.depth) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(
-            try WireKeyedDecodingContainer<Key>(decoding: decoding, start: start, end: end, depth: decoding.depth)
+        try extent.ensureCurrent(in: decoding)
+        return KeyedDecodingContainer(
+            try WireKeyedDecodingContainer<Key>(
+                decoding: decoding,
+                start: extent.start,
+                end: extent.end,
+                depth: decoding.depth
+            )
         )
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try WireUnkeyedDecodingContainer(decoding: decoding, start: start, end: end, depth: decoding.depth)
+        try extent.ensureCurrent(in: decoding)
+        return try WireUnkeyedDecodingContainer(
+            decoding: decoding,
+            start: extent.start,
+            end: extent.end,
+            depth: decoding.depth
+        )
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        WireSingleValueDecodingContainer(decoding: decoding, start: start, end: end)
+        try extent.ensureCurrent(in: decoding)
+        return WireSingleValueDecodingContainer(decoding: decoding, start: extent.start, end: extent.end)
+    }
+}
+
+/// Where a value lies in its message, and which message that is: what a decoder or container
+/// needs to read it, in two words.
+struct WireExtent {
+    private let startOffset: UInt32
+    private let endOffset: UInt32
+    /// The decoding state's ``WireDecoding/generation`` when the value was current.
+    let generation: UInt32
+
+    /// The value at `start..<end` of the message `decoding` decodes now (under 4 GiB).
+    init(decoding: WireDecoding, start: Int, end: Int) {
+        startOffset = UInt32(truncatingIfNeeded: start)
+        endOffset = UInt32(truncatingIfNeeded: end)
+        generation = decoding.generation
+    }
+
+    var start: Int { Int(startOffset) }
+    var end: Int { Int(endOffset) }
+
+    /// Throws a `DecodingError` unless the message is still the one `decoding` decodes.
+    @inline(__always)
+    func ensureCurrent(in decoding: WireDecoding) throws {
+        do throws(WireFailure) {
+            try decoding.ensureCurrent(generation)
+        } catch {
+            throw error.decodingError(at: [])
+        }
     }
 }
 
 /// A single value container: the whole value, read as whatever type is asked for.
 struct WireSingleValueDecodingContainer: SingleValueDecodingContainer {
     let decoding: WireDecoding
-    let start: Int
-    let end: Int
+    private let extent: WireExtent
+
+    init(decoding: WireDecoding, start: Int, end: Int) {
+        self.decoding = decoding
+        extent = WireExtent(decoding: decoding, start: start, end: end)
+    }
 
     var codingPath: [any CodingKey] { decoding.codingPath(depth: decoding.depth) }
 
     func decodeNil() -> Bool {
-        (try? decoding.isNil(at: start, end: end)) ?? false
+        guard (try? extent.ensureCurrent(in: decoding)) != nil else { return false }
+        return (try? decoding.isNil(at: extent.start, end: extent.end)) ?? false
     }
 
     func decode(_ type: Bool.Type) throws -> Bool {
@@ -65,8 +116,9 @@ struct WireSingleValueDecodingContainer: SingleValueDecodingContainer {
     func decode(_ type: UInt64.Type) throws -> UInt64 { try readInteger() }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try extent.ensureCurrent(in: decoding)
         // Delegation, as by a wrapper type: the value is one level deeper, with no key of its own.
-        try decoding.decode(T.self, start: start, end: end, depth: decoding.depth + 1, key: nil)
+        return try decoding.decode(T.self, start: extent.start, end: extent.end, depth: decoding.depth + 1, key: nil)
     }
 
     @inline(__always)
@@ -75,9 +127,10 @@ struct WireSingleValueDecodingContainer: SingleValueDecodingContainer {
     }
 
     private func read<V>(_ body: (inout Int, Int) throws(WireFailure) -> V) throws -> V {
-        var position = start
+        var position = extent.start
         do throws(WireFailure) {
-            return try body(&position, end)
+            try decoding.ensureCurrent(extent.generation)
+            return try body(&position, extent.end)
         } catch {
             throw error.decodingError(at: codingPath)
         }
@@ -93,21 +146,39 @@ struct WireSuperDecoder: Decoder {
     let start: Int
     let end: Int
     let depth: Int
+    /// The decoding state's ``WireDecoding/generation`` when this decoder was made.
+    let generation: UInt32
+
+    init(decoding: WireDecoding, start: Int, end: Int, depth: Int) {
+        (self.decoding, self.start, self.end, self.depth) = (decoding, start, end, depth)
+        generation = decoding.generation
+    }
 
     var codingPath: [any CodingKey] { decoding.codingPath(depth: depth) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(
+        try ensureCurrent()
+        return KeyedDecodingContainer(
             try WireKeyedDecodingContainer<Key>(decoding: decoding, start: start, end: end, depth: depth)
         )
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try WireUnkeyedDecodingContainer(decoding: decoding, start: start, end: end, depth: depth)
+        try ensureCurrent()
+        return try WireUnkeyedDecodingContainer(decoding: decoding, start: start, end: end, depth: depth)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        WireSingleValueDecodingContainer(decoding: decoding, start: start, end: end)
+        try ensureCurrent()
+        return WireSingleValueDecodingContainer(decoding: decoding, start: start, end: end)
+    }
+
+    private func ensureCurrent() throws {
+        do throws(WireFailure) {
+            try decoding.ensureCurrent(generation)
+        } catch {
+            throw error.decodingError(at: [])
+        }
     }
 }

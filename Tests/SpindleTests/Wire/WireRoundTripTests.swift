@@ -252,6 +252,41 @@ import Testing
         (name, { try wireBytes(value) }, { try FreshlyEncoded.bytes(of: value) }, { try roundTrip(value) == value })
     }
 
+    /// A decoder or container used after its message was decoded would read bytes that are gone
+    /// (freed, or another message's): it throws instead.
+    @Test func aDecoderKeptPastItsMessageThrowsInsteadOfReading() throws {
+        let thief = try wireDecode(DecoderThief.self, wireBytes(ThiefBait(values: [1, 2, 3], name: "bait")))
+        let single = try wireDecode(SingleValueThief.self, wireBytes(42))
+        #expect(thief.name == "bait" && single.value == 42)
+        // Another message on this thread, which decodes with the same state.
+        #expect(try roundTrip(ThiefBait(values: [4, 5], name: "other")) == ThiefBait(values: [4, 5], name: "other"))
+
+        func expectStale(_ what: String, _ body: () throws -> Void) {
+            let error = #expect(throws: DecodingError.self, "\(what)") { try body() }
+            guard case .dataCorrupted(let context) = error else { return }
+            #expect(context.debugDescription.contains("after its message was decoded"), "\(what)")
+        }
+        expectStale("a keyed container from the kept decoder") {
+            _ = try thief.decoder.container(keyedBy: DecoderThief.CodingKeys.self)
+        }
+        expectStale("an unkeyed container from the kept decoder") { _ = try thief.decoder.unkeyedContainer() }
+        expectStale("a single value container from the kept decoder") {
+            _ = try thief.decoder.singleValueContainer()
+        }
+        expectStale("a field of the kept keyed container") { _ = try thief.keyed.decode(String.self, forKey: .name) }
+        expectStale("a nested container of the kept keyed container") {
+            _ = try thief.keyed.nestedUnkeyedContainer(forKey: .values)
+        }
+        expectStale("an element of the kept packed array") {
+            var unkeyed = thief.unkeyed
+            _ = try unkeyed.decode(Double.self)
+        }
+        expectStale("the kept single value container") { _ = try single.container.decode(Int.self) }
+        #expect(!thief.keyed.contains(.name))
+        #expect(thief.keyed.allKeys.isEmpty)
+        #expect(!single.container.decodeNil())
+    }
+
     private func paddedVarint(_ value: Int) -> [UInt8] {
         (0..<10).map { UInt8(value >> (7 * $0) & 0x7F) | ($0 < 9 ? 0x80 : 0) }
     }

@@ -540,3 +540,40 @@ final class FreshlyEncoded<Value: Encodable>: Encodable, @unchecked Sendable {
         return fresh.bytes
     }
 }
+
+/// A value with a packed array and a string, for ``DecoderThief`` to read.
+struct ThiefBait: Codable, Equatable {
+    var values: [Double]
+    var name: String
+}
+
+/// Keeps the `Decoder` it was given, and containers, past its `init(from:)`, as no type should:
+/// once its message is decoded, their bytes are gone.
+final class DecoderThief: Decodable, @unchecked Sendable {
+    // @unchecked Sendable: used on one thread, by one test.
+    enum CodingKeys: String, CodingKey { case values, name }
+
+    let decoder: any Decoder
+    let keyed: KeyedDecodingContainer<CodingKeys>
+    let unkeyed: any UnkeyedDecodingContainer
+    let name: String
+
+    init(from decoder: any Decoder) throws {
+        self.decoder = decoder
+        keyed = try decoder.container(keyedBy: CodingKeys.self)
+        unkeyed = try keyed.nestedUnkeyedContainer(forKey: .values)
+        name = try keyed.decode(String.self, forKey: .name)
+    }
+}
+
+/// Keeps its single value container past its `init(from:)`.
+final class SingleValueThief: Decodable, @unchecked Sendable {
+    // @unchecked Sendable: used on one thread, by one test.
+    let container: any SingleValueDecodingContainer
+    let value: Int
+
+    init(from decoder: any Decoder) throws {
+        container = try decoder.singleValueContainer()
+        value = try container.decode(Int.self)
+    }
+}
