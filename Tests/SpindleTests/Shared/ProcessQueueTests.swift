@@ -171,7 +171,7 @@ struct ProcessQueueTests {
             try WireDecoder.decode(
                 ProcessQueue<Int>.self,
                 from: $0,
-                segments: ReceivedSegments([dup(segments[0].descriptor)])
+                segments: receivedCopies(of: [segments[0]])
             )
         }
         try await queue.put(42)
@@ -183,7 +183,7 @@ struct ProcessQueueTests {
                 try WireDecoder.decode(
                     ProcessQueue<String>.self,
                     from: $0,
-                    segments: ReceivedSegments([dup(segments[0].descriptor)])
+                    segments: receivedCopies(of: [segments[0]])
                 )
             }
         }

@@ -157,7 +157,7 @@ struct SharedArrayTests {
             try WireDecoder.decode(
                 [SharedArray<Int>].self,
                 from: $0,
-                segments: ReceivedSegments([dup(segments[0].descriptor)])
+                segments: receivedCopies(of: [segments[0]])
             )
         }
         #expect(decoded[0].count == 100 && decoded[1].count == 10 && decoded[1].sharesMemory(with: decoded[0]))
@@ -188,7 +188,7 @@ struct SharedArrayTests {
                 try WireDecoder.decode(
                     SharedArray<Int>.self,
                     from: $0,
-                    segments: ReceivedSegments([dup(atomicSegments[0].descriptor)])
+                    segments: receivedCopies(of: [atomicSegments[0]])
                 )
             }
         }
@@ -202,7 +202,7 @@ struct SharedArrayTests {
                 try WireDecoder.decode(
                     SharedArray<Float>.self,
                     from: $0,
-                    segments: ReceivedSegments([dup(otherSegments[0].descriptor)])
+                    segments: receivedCopies(of: [otherSegments[0]])
                 )
             }
         }
@@ -215,7 +215,7 @@ struct SharedArrayTests {
                 try WireDecoder.decode(
                     SharedArray<Int32>.self,
                     from: $0,
-                    segments: ReceivedSegments([dup(pastSegments[0].descriptor)])
+                    segments: receivedCopies(of: [pastSegments[0]])
                 )
             }
         }

@@ -179,3 +179,10 @@ func isAlive(_ pid: Int32) -> Bool {
 
 /// Whether this test process runs under ThreadSanitizer (its runtime's entry point is linked in).
 let underThreadSanitizer = dlsym(dlopen(nil, RTLD_NOW), "__tsan_init") != nil
+
+/// What a message's receiver holds: a copy of each segment's descriptor, close-on-exec as a
+/// received one is. A plain `dup` is inherited by any process spawned meanwhile, such as another
+/// test's exit-test child, which then counts it as its own leaked segment.
+func receivedCopies(of segments: [SharedSegment]) -> ReceivedSegments {
+    ReceivedSegments(segments.map { fcntl($0.descriptor, F_DUPFD_CLOEXEC, 0) })
+}

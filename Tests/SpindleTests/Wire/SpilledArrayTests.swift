@@ -15,7 +15,7 @@ import Testing
         var segments: [SharedSegment] = []
 
         /// The segments as the receiver gets them: descriptors of their own.
-        func received() -> ReceivedSegments { ReceivedSegments(segments.map { dup($0.descriptor) }) }
+        func received() -> ReceivedSegments { receivedCopies(of: segments) }
 
         func decode<T: Decodable>(_ type: T.Type, with received: ReceivedSegments? = nil) throws -> T {
             try bytes.withUnsafeBytes {
@@ -218,7 +218,7 @@ import Testing
         #expect(throws: WireError.self) { try bools.decode([Bool].self) }
         // A segment of another kind in its place.
         let array = try SharedArray<Double>(repeating: 0, count: 4)
-        let wrongKind = ReceivedSegments([dup(array.segment.descriptor)])
+        let wrongKind = receivedCopies(of: [array.segment])
         #expect(throws: WireError.self) { try encoded.decode([Double].self, with: wrongKind) }
     }
 }
