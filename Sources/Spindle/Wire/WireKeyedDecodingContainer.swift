@@ -20,8 +20,8 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     let fieldsEnd: Int
     /// The depth of the value this container holds; its fields' values are one deeper.
     let depth: Int
-    /// The decoding state's ``WireDecoding/generation`` when this container was made: every field
-    /// is found through ``locate(_:consume:)`` or ``field(at:)``, which check it before reading.
+    /// The decoding state's ``WireDecoding/generation`` when this container was made, checked before
+    /// any field is read: by ``locate(_:consume:)``, through which every lookup goes, and ``allKeys``.
     let generation: UInt32
 
     /// Reads the header of the keyed container that is the value at `start..<end`.
@@ -46,6 +46,7 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     var codingPath: [any CodingKey] { decoding.codingPath(depth: depth) }
 
     var allKeys: [Key] {
+        guard (try? decoding.ensureCurrent(generation)) != nil else { return [] }
         var keys: [Key] = []
         var position = fieldsStart
         while position < fieldsEnd, let field = try? field(at: position) {
@@ -61,7 +62,6 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     /// The field at `position`: its key index and value extent.
     private func field(at position: Int) throws(WireFailure) -> (keyIndex: Int, value: Field) {
-        try decoding.ensureCurrent(generation)
         var position = position
         let fieldStart = position
         let index = try decoding.readVarint(&position, end: fieldsEnd)
@@ -242,6 +242,6 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     private func superDecoder(key: some CodingKey) throws -> any Decoder {
         let field = try require(key)
         try enterNested(key)
-        return WireSuperDecoder(decoding: decoding, start: field.start, end: field.end, depth: depth + 1)
+        return WireValueDecoder(decoding: decoding, start: field.start, end: field.end, depth: depth + 1)
     }
 }

@@ -228,7 +228,7 @@ struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     mutating func superDecoder() throws -> any Decoder {
         let element = try nextNested(Any.self)
         advance(past: element)
-        return WireSuperDecoder(decoding: decoding, start: element.start, end: element.end, depth: depth + 1)
+        return WireValueDecoder(decoding: decoding, start: element.start, end: element.end, depth: depth + 1)
     }
 
     /// The next element, for a nested container or decoder, with its key recorded for coding paths.

@@ -1,39 +1,37 @@
-/// The `Decoder` handed to a type's `init(from:)`: the bytes of one value, `start..<end`.
+/// The `Decoder` handed to a type's `init(from:)`: the bytes of one value, `start..<end`; also
+/// the one `superDecoder()` returns.
 ///
-/// Three words (offsets in 32 bits), so passing it as `any Decoder` needs no allocation. Its depth
-/// is the decoding state's current depth, which is this value's while its `init(from:)` runs.
+/// Three words (offsets and depth in 32 bits), so passing it as `any Decoder` needs no allocation.
 struct WireValueDecoder: Decoder {
     let decoding: WireDecoding
     private let extent: WireExtent
+    /// The value's depth, given for a super-decoder: a superclass's `init(from:)` runs while the
+    /// subclass's value is the current one. `-1` for a value whose own `init(from:)` runs, which
+    /// is at the decoding state's current depth.
+    private let givenDepth: Int32
 
-    init(decoding: WireDecoding, start: Int, end: Int) {
+    /// A decoder for the value at `start..<end`, at `depth` if given, else the current depth.
+    init(decoding: WireDecoding, start: Int, end: Int, depth: Int? = nil) {
         self.decoding = decoding
         extent = WireExtent(decoding: decoding, start: start, end: end)
+        givenDepth = depth.map { Int32($0) } ?? -1
     }
 
-    var codingPath: [any CodingKey] { decoding.codingPath(depth: decoding.depth) }
+    private var depth: Int { givenDepth >= 0 ? Int(givenDepth) : decoding.depth }
+
+    var codingPath: [any CodingKey] { decoding.codingPath(depth: depth) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         try extent.ensureCurrent(in: decoding)
         return KeyedDecodingContainer(
-            try WireKeyedDecodingContainer<Key>(
-                decoding: decoding,
-                start: extent.start,
-                end: extent.end,
-                depth: decoding.depth
-            )
+            try WireKeyedDecodingContainer<Key>(decoding: decoding, start: extent.start, end: extent.end, depth: depth)
         )
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         try extent.ensureCurrent(in: decoding)
-        return try WireUnkeyedDecodingContainer(
-            decoding: decoding,
-            start: extent.start,
-            end: extent.end,
-            depth: decoding.depth
-        )
+        return try WireUnkeyedDecodingContainer(decoding: decoding, start: extent.start, end: extent.end, depth: depth)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
@@ -133,52 +131,6 @@ struct WireSingleValueDecodingContainer: SingleValueDecodingContainer {
             return try body(&position, extent.end)
         } catch {
             throw error.decodingError(at: codingPath)
-        }
-    }
-}
-
-/// The `Decoder` that `superDecoder()` returns: like ``WireValueDecoder``, with its depth carried along.
-///
-/// A superclass's `init(from:)` runs while the subclass's value is the current one, so the decoding
-/// state's depth is not this value's.
-struct WireSuperDecoder: Decoder {
-    let decoding: WireDecoding
-    let start: Int
-    let end: Int
-    let depth: Int
-    /// The decoding state's ``WireDecoding/generation`` when this decoder was made.
-    let generation: UInt32
-
-    init(decoding: WireDecoding, start: Int, end: Int, depth: Int) {
-        (self.decoding, self.start, self.end, self.depth) = (decoding, start, end, depth)
-        generation = decoding.generation
-    }
-
-    var codingPath: [any CodingKey] { decoding.codingPath(depth: depth) }
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        try ensureCurrent()
-        return KeyedDecodingContainer(
-            try WireKeyedDecodingContainer<Key>(decoding: decoding, start: start, end: end, depth: depth)
-        )
-    }
-
-    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try ensureCurrent()
-        return try WireUnkeyedDecodingContainer(decoding: decoding, start: start, end: end, depth: depth)
-    }
-
-    func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        try ensureCurrent()
-        return WireSingleValueDecodingContainer(decoding: decoding, start: start, end: end)
-    }
-
-    private func ensureCurrent() throws {
-        do throws(WireFailure) {
-            try decoding.ensureCurrent(generation)
-        } catch {
-            throw error.decodingError(at: [])
         }
     }
 }
