@@ -125,13 +125,8 @@ final class WireEncoding {
         spare.finished = false
         spare.frames.removeAll(keepingCapacity: true)
         spare.misuse = nil
-        // The previous message's keys stay, to be confirmed one by one; unless there are many.
-        if spare.keys.count > Self.linearKeySearchLimit || !spare.keyIndices.isEmpty {
-            spare.keys.removeAll(keepingCapacity: true)
-            spare.keyIndices.removeAll()
-            spare.firstKey = -1
-            spare.keyTableMemoCount = -1
-        }
+        // The previous message's keys stay, to be confirmed one by one. A state whose table grew
+        // past a linear search (with `keyIndices` built) was not kept: see `giveBack()`.
         spare.usedKeys = 0
         spare.previousKey = -1
         return spare
@@ -144,7 +139,7 @@ final class WireEncoding {
     func giveBack() {
         segments = nil
         spill = nil
-        guard frames.capacity <= 64, keys.capacity <= 64, keyIndices.isEmpty, bytes.isEmpty else { return }
+        guard frames.capacity <= 64, keyIndices.isEmpty, bytes.isEmpty else { return }
         Self.spare.giveBack(self)
     }
 
