@@ -99,10 +99,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
     @inlinable
     public func tryPut(_ element: Element) throws -> Bool {
-        let message = try encode(element)
-        return try message.withUnsafeBytes { bytes in
-            try ring.put(bytes, deadline: Self.monotonicNow(), sleeping: false)
-        }
+        try ring.put(encode(element), deadline: monotonicNanoseconds(), sleeping: false)
     }
 
     /// Puts `element` at the end of the queue, blocking while it is full, at most for `timeout`.
@@ -114,11 +111,9 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     @available(*, noasync, message: "use the async put, which does not block a thread of the cooperative pool")
     @inlinable
     public func put(_ element: Element, timeout: Duration? = nil) throws {
-        let message = try encode(element)
-        let done = try message.withUnsafeBytes { bytes in
-            try ring.put(bytes, deadline: Self.deadline(timeout), sleeping: true)
+        if try !ring.put(encode(element), deadline: Self.deadline(timeout), sleeping: true) {
+            throw Self.timedOut("full", timeout)
         }
-        if !done { throw Self.timedOut("full", timeout) }
     }
 
     /// Puts `element` at the end of the queue, waiting while it is full, at most for `timeout`.
@@ -133,20 +128,17 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         let message = try encode(element)
         let deadline = Self.deadline(timeout)
         // Try, and spin a moment, on this thread; sleep only on a thread of its own.
-        let done = try message.withUnsafeBytes { bytes in
-            try ring.put(bytes, deadline: deadline, sleeping: false)
+        if try !ring.put(message, deadline: deadline, sleeping: false) {
+            try await putWaiting(message, deadline: deadline, timeout: timeout)
         }
-        if !done { try await putWaiting(message, deadline: deadline, timeout: timeout) }
     }
 
     /// Puts `message` from a thread of its own, once a spin found no room.
     @usableFromInline
     func putWaiting(_ message: [UInt8], deadline: UInt64?, timeout: Duration?) async throws {
         try Self.checkWaiting(deadline: deadline)
-        let done = try await waitOffPool { cancelled throws in
-            try message.withUnsafeBytes { bytes in
-                try self.ring.put(bytes, deadline: deadline, cancelled: cancelled, sleeping: true)
-            }
+        let done = try await waitOffPool { cancelled throws(SpindleError) in
+            try self.ring.put(message, deadline: deadline, cancelled: cancelled, sleeping: true)
         }
         guard done else { throw Self.timedOut("full", timeout) }
     }
@@ -162,12 +154,10 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     /// - Complexity: O(encoded size), with a process-shared mutex held for the copy.
     @inlinable
     public func tryGet() throws -> Element? {
-        var element: Element?
-        switch try ring.take(deadline: Self.monotonicNow(), sleeping: false, decode: { element = try Self.decode($0) })
-        {
-        case .message: return element
-        case .closed: throw QueueRing.closedError
-        case .nothing: return nil
+        switch try take(deadline: monotonicNanoseconds(), sleeping: false) {
+        case (.message, let element): return element
+        case (.closed, _): throw QueueRing.closedError
+        case (.nothing, _): return nil
         }
     }
 
@@ -180,15 +170,10 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     @available(*, noasync, message: "use the async get, which does not block a thread of the cooperative pool")
     @inlinable
     public func get(timeout: Duration? = nil) throws -> Element {
-        var element: Element?
-        switch try ring.take(
-            deadline: Self.deadline(timeout),
-            sleeping: true,
-            decode: { element = try Self.decode($0) }
-        ) {
-        case .message: return element!
-        case .closed: throw QueueRing.closedError
-        case .nothing: throw Self.timedOut("empty", timeout)
+        switch try take(deadline: Self.deadline(timeout), sleeping: true) {
+        case (.message, let element): return element!
+        case (.closed, _): throw QueueRing.closedError
+        case (.nothing, _): throw Self.timedOut("empty", timeout)
         }
     }
 
@@ -202,11 +187,10 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     @inlinable
     public func get(timeout: Duration? = nil) async throws -> Element {
         let deadline = Self.deadline(timeout)
-        var element: Element?
-        switch try ring.take(deadline: deadline, sleeping: false, decode: { element = try Self.decode($0) }) {
-        case .message: return element!
-        case .closed: throw QueueRing.closedError
-        case .nothing: break
+        switch try take(deadline: deadline, sleeping: false) {
+        case (.message, let element): return element!
+        case (.closed, _): throw QueueRing.closedError
+        case (.nothing, _): break
         }
         guard let element = try await receiveWaiting(deadline: deadline) else { throw QueueRing.closedError }
         return element
@@ -218,12 +202,20 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         deadline: UInt64?,
         poll: (@Sendable () throws -> Void)? = nil
     ) async throws -> Element? {
-        var element: Element?
-        switch try ring.take(deadline: deadline, sleeping: false, decode: { element = try Self.decode($0) }) {
-        case .message: return element
-        case .closed: return nil
-        case .nothing: return try await receiveWaiting(deadline: deadline, poll: poll)
+        switch try take(deadline: deadline, sleeping: false) {
+        case (.message, let element): return element
+        case (.closed, _): return nil
+        case (.nothing, _): return try await receiveWaiting(deadline: deadline, poll: poll)
         }
+    }
+
+    /// Takes the next message and decodes it, waiting as the ring's `take` does: what was found,
+    /// and the element when it was a message.
+    @inlinable
+    func take(deadline: UInt64?, sleeping: Bool) throws -> (QueueRing.Taken, Element?) {
+        var element: Element?
+        let found = try ring.take(deadline: deadline, sleeping: sleeping) { element = try Self.decode($0) }
+        return (found, element)
     }
 
     /// Takes the next value from a thread of its own, once a spin found none; `nil` once the queue
@@ -280,10 +272,6 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         }
     }
 
-    /// The monotonic clock now, in nanoseconds: the deadline of a put or get that must not wait.
-    @usableFromInline
-    static func monotonicNow() -> UInt64 { monotonicNanoseconds() }
-
     @usableFromInline
     static func deadline(_ timeout: Duration?) -> UInt64? {
         timeout.map { monotonicNanoseconds() &+ $0.clampedNanoseconds }
@@ -315,10 +303,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
 
     /// Puts `element`, but kills this process with `SIGKILL` at `crash`, mutex held.
     package func _putAndDie(_ element: Element, at crash: QueueCrashPoint) throws -> Never {
-        let message = try encode(element)
-        _ = try message.withUnsafeBytes { bytes in
-            try ring.put(bytes, deadline: nil, cancelled: nil, sleeping: true, crash: crash)
-        }
+        _ = try ring.put(encode(element), deadline: nil, cancelled: nil, sleeping: true, crash: crash)
         fatalError("unreachable: the put should have killed its process")
     }
 

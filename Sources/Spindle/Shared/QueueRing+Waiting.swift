@@ -20,14 +20,14 @@ extension QueueRing {
     ///   - deadline: the monotonic time in nanoseconds to give up at; `nil` waits as long as it takes.
     ///   - sleeping: sleep while the ring is full; without it, only a short spin.
     @usableFromInline
-    func put(_ message: UnsafeRawBufferPointer, deadline: UInt64?, sleeping: Bool) throws(SpindleError) -> Bool {
+    func put(_ message: [UInt8], deadline: UInt64?, sleeping: Bool) throws(SpindleError) -> Bool {
         try put(message, deadline: deadline, cancelled: nil, sleeping: sleeping)
     }
 
     /// Puts `message`, as ``put(_:deadline:sleeping:)``; a `cancelled` flag ends the wait with
     /// ``SpindleError/Code/cancelled``, and tests make the process die at `crash`.
     func put(
-        _ message: UnsafeRawBufferPointer,
+        _ message: [UInt8],
         deadline: UInt64?,
         cancelled: CancellationFlag?,
         sleeping: Bool,
@@ -35,7 +35,10 @@ extension QueueRing {
     ) throws(SpindleError) -> Bool {
         var waited = false
         while true {
-            switch try tryPut(message, crash: crash) {
+            let outcome = try message.withUnsafeBytes { bytes in
+                Result { () throws(SpindleError) in try tryPut(bytes, crash: crash) }
+            }.get()
+            switch outcome {
             case .done:
                 return true
             case .closed:
