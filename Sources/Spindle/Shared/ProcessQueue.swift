@@ -192,7 +192,9 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
         case (.closed, _): throw QueueRing.closedError
         case (.nothing, _): break
         }
-        guard let element = try await receiveWaiting(deadline: deadline) else { throw QueueRing.closedError }
+        guard let element = try await receiveWaiting(deadline: deadline, timeout: timeout) else {
+            throw QueueRing.closedError
+        }
         return element
     }
 
@@ -223,6 +225,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     @usableFromInline
     func receiveWaiting(
         deadline: UInt64?,
+        timeout: Duration? = nil,
         poll: (@Sendable () throws -> Void)? = nil
     ) async throws -> Element? {
         try Self.checkWaiting(deadline: deadline)
@@ -238,7 +241,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
             switch taken {
             case .message: return element
             case .closed: return nil
-            case .nothing: throw SpindleError(.timedOut, "the process queue stayed empty")
+            case .nothing: throw Self.timedOut("empty", timeout)
             }
         }
     }
